@@ -1,0 +1,72 @@
+package bert
+
+// The term model. Decoding into an interface value (any) yields these Go
+// types, and encoding accepts them; together they represent every term the
+// codec supports without losing anything:
+//
+//	Erlang term                       Go value
+//	atom                              Atom
+//	integer                           int64, or *big.Int outside the int64 range
+//	float                             float64
+//	tuple                             Tuple
+//	[] and proper lists               List (never nil after decoding)
+//	[a, b | Tail]                     ImproperList
+//	byte list (STRING_EXT)            ByteList
+//	binary                            []byte
+//	bit binary                        BitBinary
+//	map                               Map
+//	{bert, nil}                       nil
+//	{bert, true}, {bert, false}       bool
+//	{bert, dict, Pairs}               Dict
+//	{bert, time, Mega, Sec, Micro}    time.Time (UTC)
+//	{bert, regex, Source, Options}    Regex
+//
+// The bare atoms true, false and nil stay atoms: only the BERT complex
+// types map to Go's bool and nil, so a decoded term encodes back to itself.
+
+// Atom is an Erlang atom. It holds the atom's text as UTF-8.
+type Atom string
+
+// Tuple is an Erlang tuple.
+type Tuple []any
+
+// List is a proper Erlang list. The empty list [] is an empty List.
+type List []any
+
+// ImproperList is a list whose tail is not []: [Elems... | Tail].
+type ImproperList struct {
+	Elems []any
+	Tail  any
+}
+
+// ByteList is a list of integers 0..255 sent as STRING_EXT: how Erlang
+// sends short strings and how BERT-JS sends every JavaScript string.
+type ByteList []byte
+
+// BitBinary is a bitstring whose length is not a multiple of eight. Bits
+// says how many bits of the last byte of Data are used (1..8); the unused
+// low-order bits are zero.
+type BitBinary struct {
+	Data []byte
+	Bits uint8
+}
+
+// Pair is one association of a Map or a Dict.
+type Pair struct {
+	Key   any
+	Value any
+}
+
+// Map is an Erlang map, its associations in the order they were decoded.
+type Map []Pair
+
+// Dict is the BERT complex type {bert, dict, [{Key, Value}]}.
+type Dict []Pair
+
+// Regex is the BERT complex type {bert, regex, Source, Options}. Source is
+// the binary source of the expression and Options its list of options,
+// such as the atoms caseless or multiline.
+type Regex struct {
+	Source  []byte
+	Options List
+}

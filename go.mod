@@ -1,0 +1,3 @@
+module github.com/bertsync/bertsync
+
+go 1.26.8
