@@ -70,3 +70,37 @@ type Regex struct {
 	Source  []byte
 	Options List
 }
+
+// AsString returns the text of a term that carries text: an Atom, a
+// binary ([]byte), a ByteList, a string, or a List (including []) of
+// integers 0..255. Erlang code, Erlang-side clients and BERT-JS send the
+// same text in these different forms; AsString treats them alike.
+func AsString(term any) (string, bool) {
+	switch x := term.(type) {
+	case Atom:
+		return string(x), true
+	case []byte:
+		return string(x), true
+	case ByteList:
+		return string(x), true
+	case string:
+		return x, true
+	case List:
+		return smallIntString(x)
+	case []any:
+		return smallIntString(x)
+	}
+	return "", false
+}
+
+func smallIntString(l []any) (string, bool) {
+	b := make([]byte, len(l))
+	for i, x := range l {
+		c, ok := smallInt(x)
+		if !ok {
+			return "", false
+		}
+		b[i] = c
+	}
+	return string(b), true
+}

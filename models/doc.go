@@ -1,8 +1,78 @@
 // Package models is the API Go users register model types with, the
-// generic document model that serves every other type, and its stores.
+// generic document model that serves every other type, and its store.
+//
+// # Basics
 //
 // A model type is the Go counterpart of an Erlang module with a
 // sync(Method, Props) function: a [Handler] gets each create, read,
 // update, patch and delete of its type as a [Request] and returns the reply
 // message or an error whose [Code] the client sees.
+//
+//	registry := models.NewRegistry()
+//	err := registry.Register("character", characters) // a models.Handler
+//
+// The actor layer turns each {sync, Method, Model, Props} message into a
+// Request with [ParseProps] and [NewRequest]: the props term becomes
+// [Props], a list of key/value pairs whose keys are text (an atom, a
+// binary and a BERT-JS string with the same text are the same key), and
+// the "id" property becomes [Request.ID]. A handler reads single values
+// with [Props.Get] and [Props.Text], or all of them into its own struct
+// with [Props.Bind], which follows the struct's `bert:"name"` tags.
+//
+// A handler replies with the model's attributes: a struct (through its
+// bert tags), a map, or Props; a collection read replies with a slice of
+// them. [FromValue] turns any of these into Props and [ReplyTerm] turns
+// Props into the proplist with atom keys that goes on the wire.
+//
+// Errors choose the reply's code: wrap a sentinel such as [ErrNotFound]
+// (fmt.Errorf("character %q: %w", id, models.ErrNotFound)) or build one
+// with [Errorf]. [CodeOf] and [MessageOf] give the {Code, Message} of a
+// reply; an error with no *Error in its chain is CodeInternal and its text
+// is not sent, since it may hold file names or other server details.
+//
+// See Example_character for a complete model type written in Go.
+//
+// # The document model
+//
+// A model type with no Go handler is served by [Documents], a collection
+// of documents per type in a [Store], a single bbolt file:
+//
+//	store, err := models.OpenStore(filepath.Join(dataDir, "bertsync.db"))
+//	docs := models.NewDocuments(store, nil) // nil: serve every type
+//	h, ok := docs.Handler("character")
+//
+// create assigns ids "1", "2", ... per type when the client gives none;
+// read without an id lists the collection in creation order, paged with
+// limit and offset; update replaces the attributes and creates a missing
+// document (Backbone sends update for any model with an id); patch merges;
+// delete returns what it removed. Ids always come back as binaries. The
+// [Documents] comment has the details and [Store] the file layout.
+//
+// Every write is committed and synced to disk before it returns, so a
+// reply that reports a change reports a durable one.
+//
+// # Concurrency
+//
+// [Registry], [Store] and [Documents] are safe for concurrent use. A
+// registered Handler is called by one model actor, never concurrently for
+// the same type, and so may keep state without locks. Props are plain
+// slices: their methods return new Props and never change their receiver.
+//
+// # Caveats
+//
+//   - One process at a time: bbolt locks the store file, and [OpenStore]
+//     fails after [LockTimeout] if another bertsync holds it.
+//   - Each write is one bbolt transaction with an fsync; writes to the
+//     store are serialized, so the store's write rate is bounded by the
+//     disk's sync rate (see the benchmarks), whatever the number of model
+//     types.
+//   - A document is at most [MaxDocumentSize] bytes encoded; a collection
+//     read returns at most [MaxListLimit] documents, and paging with
+//     offset costs time in proportion to the offset.
+//   - Text values keep their form: a string that came as a BERT-JS byte
+//     list is stored and returned as a byte list, a binary as a binary.
+//     Only ids are normalized (to binaries). A byte list longer than 65535
+//     bytes has no STRING_EXT form and reads back as a list of integers.
+//   - Props do not hold the same key twice: [ParseProps] rejects such
+//     lists rather than guess which value is meant.
 package models

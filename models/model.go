@@ -1,10 +1,6 @@
 package models
 
-import (
-	"context"
-
-	"github.com/bertsync/bertsync/bert"
-)
+import "context"
 
 // Method is one of the sync methods a model handler serves.
 type Method string
@@ -59,7 +55,7 @@ type Prop struct {
 	Value any
 }
 
-// Props is a property list. Its wire form is a proplist with atom keys.
+// Props is a property list: the attributes of a model, in order, each key
+// at most once. Its wire form is a proplist with atom keys ([Props.Term]);
+// [ParseProps] reads every form a client may send.
 type Props []Prop
-
-var _ = bert.Atom("")

@@ -1,0 +1,104 @@
+// Package actors runs bertsync's sessions and model types as actors on
+// protoactor-go: one session actor per client connection, one model actor
+// per model type.
+//
+// # The actor tree
+//
+//	guardian (restart, always)           guardian (stop)
+//	├── model/character                  ├── session/$1
+//	├── model/todo                       ├── session/$2
+//	└── …  one per model type in use     └── …  one per connection
+//
+// A model actor is spawned by name on the first request for its type,
+// with a handler found in [Config.Registry] or else in
+// [Config.Documents]; a type with neither is unknown, its requests get
+// {sync, error, {not_found, …}} and nothing is spawned. Its supervisor
+// restarts it whenever it fails: a handler that panics answers its
+// request {sync, error, {internal, …}}, the actor is restarted, the
+// requests behind it in its mailbox are served, and no connection notices
+// more than that one error. Subscribers and the event counter survive the
+// restart.
+//
+// A session actor that fails (a bug of this package) is stopped, not
+// restarted, and its connection closed with [InternalError]: its state,
+// the order of pending replies, cannot be rebuilt.
+//
+// # Message flow
+//
+// The gateway creates a [Session] per connection with [System.NewSession],
+// giving it the connection's outbound side as a [Transport], and hands it
+// each inbound frame with [Session.Deliver]. The session actor decodes
+// the frame, checks the request (DESIGN.md §2) and sends it to the model
+// actor with a Request; the model actor calls [models.Handler].Sync, one
+// request at a time, and responds to the session. After a successful
+// create, update, patch or delete it pushes
+// {sync, created|updated|deleted, Model, Props, Seq} to every session
+// subscribed to the type, Props being the reply's attributes and Seq
+// counting the type's events from 1. subscribe, unsubscribe and broadcast
+// are served by the model actor itself: subscribe and unsubscribe reply
+// {sync, ok, Seq} with the type's current Seq (the next push has Seq+1),
+// broadcast pushes {sync, broadcast, Model, Props, Seq} to every
+// subscriber but the sender and replies {sync, ok, Seq} with that Seq.
+// Subscribing twice is one subscription; a stopped session is dropped.
+//
+// [System.Call] sends a request to the model actor from outside any actor
+// (REST, upload); its changes are pushed like any other. It waits on a
+// channel of its own rather than a protoactor Future: in this
+// protoactor-go version a Future that times out races with a late reply
+// (asynkron/protoactor-go#1145), and a channel honours the caller's
+// context.
+//
+// # Ordering and limits
+//
+// A session answers requests in the order its frames were delivered,
+// whatever model types they went to: it keeps a queue, and a reply that
+// arrives early waits for the ones before it. A reply goes in the frame
+// type (text or binary) of its request and carries the request's Ref as
+// its last element when the request had one; pushes go as they arrive,
+// between replies, in the latest inbound frame type (text until the
+// client has sent binary). Pushes of one model type reach every
+// subscriber in Seq order.
+//
+// Each request is answered, bad input included: a frame that is not BERT,
+// has the wrong shape, an unknown method or bad props gets
+// {sync, error, {bad_request, …}} (with the Ref if one could be read), a
+// frame over [Config.MaxFrameSize] {too_large, …}, a request without a
+// reply within [Config.RequestTimeout] {unavailable, …}, and a frame
+// beyond [Config.MaxPendingRequests] unanswered ones {rate_limited, …},
+// without its Ref since it is not decoded. The session goes on in every
+// case.
+//
+// The session actor is the only producer for its connection. It hands
+// frames to [Transport.Send], which must not block; when Send fails (the
+// transport's bounded queue is full, or the connection is gone) the
+// session stops and closes the transport with [SlowConsumer] or
+// [TransportError]. Nobody else waits for a slow client: a model actor's
+// push is one mailbox message per subscriber, encoded once for all.
+//
+// A session with no frame and no [Session.Touch] for
+// [Config.SessionIdleTimeout] stops with [IdleTimeout]. Pending requests
+// count as activity; replies and pushes do not.
+//
+// # Shutdown
+//
+// [System.Shutdown] stops accepting sessions and calls, lets each session
+// answer what it received and stop with [ServerShutdown], then lets each
+// model actor finish its mailbox and stop. The store can be closed after
+// it returns.
+//
+// # Concurrency
+//
+// [System] and [Session] methods are safe for concurrent use and, but for
+// Call and Shutdown, never block. [Transport] methods are called by the
+// session actor only, never concurrently with each other. Handlers are
+// called by their model actor only, one request at a time, so a handler
+// may keep state without locks.
+//
+// # protoactor-go
+//
+// Its logs go to [Config.Logger] with lib=protoactor, one level lower
+// (its Info is our Debug); its Prometheus metrics are off, so it binds no
+// port. Sessions keep their own idle timer instead of SetReceiveTimeout,
+// which races with message processing in this version
+// (asynkron/protoactor-go#1139).
+package actors

@@ -1,0 +1,197 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/models"
+)
+
+// modelState is what a model type keeps across restarts of its actor: the
+// handler, the subscribed sessions and the event counter. Only the model
+// actor's Receive touches subs and seq, one message at a time; pid and
+// done are set before the actor gets its first message and read-only
+// afterwards.
+type modelState struct {
+	sys  *System
+	name string
+	atom bert.Atom
+	h    models.Handler
+	pid  *actor.PID
+
+	seq  int64
+	subs map[string]*actor.PID // by PID.Id
+
+	// done is closed when the actor has stopped for good (not restarted).
+	done chan struct{}
+}
+
+func newModelState(sys *System, name string, h models.Handler) *modelState {
+	return &modelState{
+		sys:  sys,
+		name: name,
+		atom: bert.Atom(name),
+		h:    h,
+		subs: make(map[string]*actor.PID),
+		done: make(chan struct{}),
+	}
+}
+
+// modelActor serves one model type: it runs the handler one request at a
+// time, as an Erlang process would, serves subscribe, unsubscribe and
+// broadcast itself, and pushes every change to the subscribers. A new
+// instance is made on each restart; the state lives in m.
+type modelActor struct{ m *modelState }
+
+func (a *modelActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started, *actor.Restarting, *actor.Stopping:
+	case *actor.Stopped:
+		close(a.m.done)
+	case *actor.Terminated:
+		// A subscribed session stopped.
+		delete(a.m.subs, msg.Who.Id)
+	case *modelRequest:
+		a.serve(ctx, msg)
+	}
+}
+
+func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
+	m := a.m
+	switch r.req.Method {
+	case methodSubscribe:
+		who := ctx.Sender()
+		if who == nil {
+			a.reply(ctx, r, nil, models.Errorf(models.CodeBadRequest, "subscribe needs a connection"))
+			return
+		}
+		if _, ok := m.subs[who.Id]; !ok {
+			m.subs[who.Id] = who
+			ctx.Watch(who)
+		}
+		a.reply(ctx, r, m.seq, nil)
+	case methodUnsubscribe:
+		if who := ctx.Sender(); who != nil {
+			if _, ok := m.subs[who.Id]; ok {
+				delete(m.subs, who.Id)
+				ctx.Unwatch(who)
+			}
+		}
+		a.reply(ctx, r, m.seq, nil)
+	case methodBroadcast:
+		seq, err := a.push(ctx, "broadcast", r.req.Props.Term(), ctx.Sender())
+		if err != nil {
+			a.reply(ctx, r, nil, err)
+			return
+		}
+		a.reply(ctx, r, seq, nil)
+	default:
+		msg, err := a.call(ctx, r)
+		if err != nil {
+			pub, internal := publicError(m.name, err)
+			if internal {
+				m.sys.log.Error("actors: model handler failed", "model", m.name, "method", r.req.Method, "id", r.req.ID, "err", err)
+			}
+			a.reply(ctx, r, nil, pub)
+			return
+		}
+		msg = replyTerm(msg)
+		if ev := eventOf(r.req.Method); ev != "" {
+			if _, err := a.push(ctx, ev, msg, nil); err != nil {
+				// The change is made but its attributes cannot be sent:
+				// say so rather than acknowledge what no one can read.
+				m.sys.log.Error("actors: reply cannot be encoded", "model", m.name, "method", r.req.Method, "err", err)
+				a.reply(ctx, r, nil, models.Errorf(models.CodeInternal, "the %s handler's reply cannot be encoded: %v", m.name, err))
+				return
+			}
+		}
+		a.reply(ctx, r, msg, nil)
+	}
+}
+
+// call runs the handler. If it panics, the request is answered with an
+// internal error first and the panic goes on to the supervisor, which
+// restarts the actor; the messages behind it wait in the mailbox.
+func (a *modelActor) call(ctx actor.Context, r *modelRequest) (msg any, err error) {
+	m := a.m
+	hctx := m.sys.ctx
+	if d := m.sys.cfg.RequestTimeout; d > 0 {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithTimeout(hctx, d)
+		defer cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			m.sys.log.Error("actors: model handler panicked", "model", m.name, "method", r.req.Method,
+				"id", r.req.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			a.reply(ctx, r, nil, models.Errorf(models.CodeInternal, "the %s handler failed; the server log has the details", m.name))
+			panic(fmt.Sprintf("model %q handler panicked: %v", m.name, p))
+		}
+	}()
+	return m.h.Sync(hctx, r.req)
+}
+
+// push sends {sync, Event, Model, Props, Seq} to every subscriber but
+// except, encoded once, and returns its Seq. Seq counts every event of the
+// type, subscribers or not.
+func (a *modelActor) push(ctx actor.Context, event bert.Atom, props any, except *actor.PID) (int64, error) {
+	m := a.m
+	seq := m.seq + 1
+	term := bert.Tuple{atomSync, event, m.atom, props, seq}
+	data, err := bert.Marshal(term)
+	if err != nil {
+		return 0, err
+	}
+	m.seq = seq
+	p := &pushMsg{data: data, term: term}
+	for id, pid := range m.subs {
+		if except != nil && id == except.Id {
+			continue
+		}
+		ctx.Send(pid, p)
+	}
+	return seq, nil
+}
+
+func (a *modelActor) reply(ctx actor.Context, r *modelRequest, msg any, err error) {
+	rep := &modelReply{id: r.id, msg: msg, err: err}
+	if r.reply != nil {
+		r.reply <- rep // buffered: never blocks
+		return
+	}
+	ctx.Respond(rep)
+}
+
+// eventOf returns the push event of a method that changes the model, or
+// "".
+func eventOf(m models.Method) bert.Atom {
+	switch m {
+	case models.Create:
+		return "created"
+	case models.Update, models.Patch:
+		return "updated"
+	case models.Delete:
+		return "deleted"
+	}
+	return ""
+}
+
+// replyTerm turns a handler's reply into what the codec encodes: Props
+// become their proplist; anything else the codec maps itself.
+func replyTerm(v any) any {
+	switch t := v.(type) {
+	case models.Props:
+		return t.Term()
+	case []models.Props:
+		l := make(bert.List, len(t))
+		for i, p := range t {
+			l[i] = p.Term()
+		}
+		return l
+	}
+	return v
+}

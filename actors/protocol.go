@@ -1,0 +1,192 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/models"
+)
+
+// The application protocol of DESIGN.md §2, as the session actor reads
+// and writes it.
+//
+// A request is one of
+//
+//	{sync, Method, Model, Props}
+//	{sync, Method, Model, Props, Ref}
+//	{sync, {Method, Model, Props}}
+//
+// where sync, Method and Model are atoms or text (binary, byte list):
+// BERT-JS sends atoms, other clients may send text, and both mean the
+// same. Props is anything [models.ParseProps] accepts. A reply is
+//
+//	{sync, ok, Msg}        | {sync, ok, Msg, Ref}
+//	{sync, error, Reason}  | {sync, error, Reason, Ref}
+//
+// with Reason = {Code, MessageBinary}, and a push is
+//
+//	{sync, Event, Model, Props, Seq}.
+
+var (
+	atomSync  = bert.Atom("sync")
+	atomOK    = bert.Atom("ok")
+	atomError = bert.Atom("error")
+)
+
+const requestShapes = "want {sync, Method, Model, Props}, {sync, Method, Model, Props, Ref} or {sync, {Method, Model, Props}}"
+
+// parseRequest reads a request term. It returns the Ref whenever the term
+// has one, even with an error, so that the error reply carries it too.
+func parseRequest(term any) (req models.Request, ref any, hasRef bool, err error) {
+	t, ok := term.(bert.Tuple)
+	if !ok || len(t) < 2 {
+		return req, nil, false, models.Errorf(models.CodeBadRequest, "request is %s; %s", kindOf(term), requestShapes)
+	}
+	if s, ok := bert.AsString(t[0]); !ok || s != "sync" {
+		return req, nil, false, models.Errorf(models.CodeBadRequest, "request does not start with sync; %s", requestShapes)
+	}
+	var method, model, props any
+	switch len(t) {
+	case 5:
+		ref, hasRef = t[4], true
+		fallthrough
+	case 4:
+		method, model, props = t[1], t[2], t[3]
+	case 2:
+		inner, ok := t[1].(bert.Tuple)
+		if !ok || len(inner) != 3 {
+			return req, nil, false, models.Errorf(models.CodeBadRequest, "request is {sync, %s}; %s", kindOf(t[1]), requestShapes)
+		}
+		method, model, props = inner[0], inner[1], inner[2]
+	default:
+		return req, nil, false, models.Errorf(models.CodeBadRequest, "request is a tuple of %d elements; %s", len(t), requestShapes)
+	}
+	req, err = newRequest(method, model, props)
+	return req, ref, hasRef, err
+}
+
+// newRequest checks the three parts of a request and builds it.
+func newRequest(method, model, props any) (models.Request, error) {
+	ms, ok := bert.AsString(method)
+	if !ok {
+		return models.Request{}, models.Errorf(models.CodeBadRequest, "method is %s, want an atom such as read", kindOf(method))
+	}
+	name, ok := bert.AsString(model)
+	if !ok {
+		return models.Request{}, models.Errorf(models.CodeBadRequest, "model is %s, want an atom or a binary", kindOf(model))
+	}
+	p, err := models.ParseProps(props)
+	if err != nil {
+		return models.Request{}, err
+	}
+	switch m := models.Method(ms); m {
+	case methodSubscribe, methodUnsubscribe, methodBroadcast:
+		if name == "" || len(name) > models.MaxModelNameSize {
+			return models.Request{}, models.Errorf(models.CodeBadRequest, "model name of %d bytes, want 1 to %d", len(name), models.MaxModelNameSize)
+		}
+		return models.Request{Method: m, Model: name, Props: p}, nil
+	case models.Create, models.Read, models.Update, models.Patch, models.Delete:
+		return models.NewRequest(m, name, p)
+	}
+	return models.Request{}, models.Errorf(models.CodeBadRequest,
+		"unknown method %q, want create, read, update, patch, delete, subscribe, unsubscribe or broadcast", truncate(ms, 64))
+}
+
+// encodeReply encodes the reply to one request. If msg cannot be encoded
+// the client gets an internal error instead; if the Ref cannot be encoded
+// in the session's profile (a map under BERT-JS, say) the reply goes
+// without it rather than not at all.
+func encodeReply(p bert.Profile, msg any, err error, ref any, hasRef bool) []byte {
+	data, encErr := bert.Append(nil, replyTuple(msg, err, ref, hasRef), p)
+	if encErr == nil {
+		return data
+	}
+	if err == nil {
+		err = models.Errorf(models.CodeInternal, "the reply cannot be encoded: %v", encErr)
+		if data, encErr = bert.Append(nil, replyTuple(nil, err, ref, hasRef), p); encErr == nil {
+			return data
+		}
+	}
+	data, encErr = bert.Append(nil, replyTuple(nil, err, nil, false), p)
+	if encErr != nil {
+		// Only text and atoms: cannot fail.
+		panic(fmt.Sprintf("actors: encoding an error reply: %v", encErr))
+	}
+	return data
+}
+
+func replyTuple(msg any, err error, ref any, hasRef bool) bert.Tuple {
+	t := make(bert.Tuple, 3, 4)
+	t[0] = atomSync
+	if err != nil {
+		t[1], t[2] = atomError, reasonTerm(err)
+	} else {
+		t[1], t[2] = atomOK, msg
+	}
+	if hasRef {
+		t = append(t, ref)
+	}
+	return t
+}
+
+// reasonTerm is the {Code, MessageBinary} of an error reply.
+func reasonTerm(err error) bert.Tuple {
+	code := models.CodeOf(err)
+	msg := err.Error()
+	if me, ok := err.(*models.Error); ok {
+		// The code is already in the tuple; don't repeat it in the text.
+		msg = me.Message
+	}
+	return bert.Tuple{bert.Atom(code), []byte(msg)}
+}
+
+// publicError turns an error of a handler into the error a client sees:
+// *models.Error chains as they are, a context deadline as unavailable,
+// and anything else as an internal error without its text (which may
+// name files or hosts); the caller logs the original.
+func publicError(model string, err error) (pub error, internal bool) {
+	if _, ok := errors.AsType[*models.Error](err); ok {
+		return err, false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return models.Errorf(models.CodeUnavailable, "the %s handler timed out", model), false
+	}
+	return models.Errorf(models.CodeInternal, "the %s handler failed; the server log has the details", model), true
+}
+
+// kindOf names the kind of a term for error messages without printing
+// the term, which may be large.
+func kindOf(term any) string {
+	switch t := term.(type) {
+	case nil:
+		return "{bert, nil}"
+	case bert.Atom:
+		return "an atom"
+	case bert.Tuple:
+		return fmt.Sprintf("a tuple of %d elements", len(t))
+	case bert.List:
+		return "a list"
+	case []byte:
+		return "a binary"
+	case bert.ByteList:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case bert.Map:
+		return "a map"
+	}
+	return fmt.Sprintf("a term of Go type %T", term)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

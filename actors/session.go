@@ -1,0 +1,474 @@
+package actors
+
+import (
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/models"
+)
+
+// Session is the handle of one client connection's session actor, which
+// decodes the connection's frames, sends each request to its model actor,
+// writes the replies in request order and the pushes of the model types
+// the client subscribed to. Its methods are safe for concurrent use and
+// never block.
+type Session struct {
+	sys     *System
+	pid     *actor.PID
+	t       Transport
+	profile bert.Profile
+
+	// inflight counts frames delivered but not answered yet; overflow
+	// counts frames rejected since the session actor last looked.
+	inflight atomic.Int64
+	overflow atomic.Int64
+	touched  atomic.Bool
+	stopped  atomic.Bool
+
+	done   chan struct{}
+	reason CloseReason // set before done is closed
+}
+
+// SessionOption is an option of [System.NewSession].
+type SessionOption func(*Session)
+
+// WithProfile makes the session encode what it sends in profile p instead
+// of the default BERT-JS profile, for Erlang peers that want the modern
+// encoding. Pushes are then encoded once more for this session.
+func WithProfile(p bert.Profile) SessionOption {
+	return func(s *Session) { s.profile = p }
+}
+
+// NewSession starts a session actor for a new connection whose outbound
+// side is t. Once the system is shutting down the session is born closed:
+// t.Close(ServerShutdown) is called and Done is closed before NewSession
+// returns.
+func (s *System) NewSession(t Transport, opts ...SessionOption) *Session {
+	ss := &Session{sys: s, t: t, done: make(chan struct{})}
+	for _, o := range opts {
+		o(ss)
+	}
+	s.mu.RLock()
+	closing := s.closing
+	s.mu.RUnlock()
+	if closing {
+		ss.reason = ServerShutdown
+		ss.stopped.Store(true)
+		t.Close(ServerShutdown)
+		close(ss.done)
+		return ss
+	}
+	props := actor.PropsFromProducer(
+		func() actor.Actor { return &sessionActor{s: ss, pushText: true} },
+		actor.WithGuardian(s.sessionGuardian),
+		actor.WithDispatcher(s.dispatcher),
+	)
+	ss.pid = s.as.Root.SpawnPrefix(props, "session/")
+	if !s.addSession(ss) {
+		// Shutdown began meanwhile and did not see this session.
+		s.as.Root.Send(ss.pid, &drainMsg{})
+	}
+	return ss
+}
+
+// Deliver hands one inbound frame to the session, which takes ownership
+// of f.Data: the caller must not change it afterwards. Deliver never
+// blocks: when [Config.MaxPendingRequests] frames are already waiting for
+// their replies, f is not decoded but answered, in order, with
+// {sync, error, {rate_limited, …}}. Frames delivered from one goroutine
+// are answered in the order delivered. After the session has stopped,
+// Deliver drops f.
+func (s *Session) Deliver(f Frame) {
+	if s.pid == nil || s.stopped.Load() {
+		return
+	}
+	// While rejections wait to be answered, reject everything, so that no
+	// later frame overtakes them.
+	for {
+		o := s.overflow.Load()
+		if o == 0 {
+			break
+		}
+		if s.overflow.CompareAndSwap(o, o+1) {
+			return
+		}
+	}
+	if s.inflight.Add(1) > int64(s.sys.cfg.MaxPendingRequests) {
+		s.inflight.Add(-1)
+		if s.overflow.Add(1) == 1 {
+			s.sys.as.Root.Send(s.pid, &overflowMsg{})
+		}
+		return
+	}
+	s.sys.as.Root.Send(s.pid, &inboundMsg{f: f})
+}
+
+// Touch tells the session its client is alive although it sent no frame:
+// a WebSocket pong, a long-poll or EventSource request. It resets the
+// idle clock of [Config.SessionIdleTimeout].
+func (s *Session) Touch() {
+	if s.pid == nil || s.stopped.Load() || s.touched.Swap(true) {
+		return
+	}
+	s.sys.as.Root.Send(s.pid, &touchMsg{})
+}
+
+// Close ends the session because the client went away: replies still in
+// flight are dropped, and the session calls [Transport.Close] with
+// [ClientClosed]. Closing a stopped session does nothing.
+func (s *Session) Close() {
+	if s.pid == nil || s.stopped.Load() {
+		return
+	}
+	s.sys.as.Root.Send(s.pid, &closeMsg{reason: ClientClosed})
+}
+
+// Done returns a channel closed when the session has stopped and called
+// [Transport.Close].
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Reason returns why the session stopped, or 0 while it runs.
+func (s *Session) Reason() CloseReason {
+	select {
+	case <-s.done:
+		return s.reason
+	default:
+		return 0
+	}
+}
+
+// pending is one request waiting for its turn to be answered.
+type pending struct {
+	id       uint64
+	text     bool // the frame type of the request
+	ref      any
+	hasRef   bool
+	deadline time.Time
+	// data is the encoded reply, set when done.
+	data []byte
+	done bool
+	// repeat is how many times data is sent (rejected frames share one
+	// entry); fromFrame says the entry holds a slot of Session.inflight.
+	repeat    int
+	fromFrame bool
+}
+
+// sessionActor is the only producer for its connection. It keeps the
+// requests of the connection in a queue and answers them from its head,
+// so a fast reply waits for the slow ones before it.
+type sessionActor struct {
+	s        *Session
+	nextID   uint64
+	q        []*pending
+	pushText bool // frame type for pushes: the latest inbound one
+	draining bool
+	stopping bool
+	models   map[string]*modelState
+
+	lastActive time.Time
+	idleTimer  *time.Timer
+	reqTimer   *time.Timer
+	reqTimerAt time.Time
+}
+
+func (a *sessionActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.started(ctx)
+	case *actor.Stopping, *actor.Restarting:
+	case *actor.Stopped:
+		a.stopped()
+	case *inboundMsg:
+		if !a.stopping {
+			a.inbound(ctx, msg.f)
+		}
+	case *modelReply:
+		a.replied(ctx, msg)
+	case *pushMsg:
+		a.push(ctx, msg)
+	case *overflowMsg:
+		a.overflowed(ctx)
+	case *touchMsg:
+		a.s.touched.Store(false)
+		a.lastActive = time.Now()
+	case *idleCheckMsg:
+		a.idleCheck(ctx)
+	case *timeoutCheckMsg:
+		a.timeoutCheck(ctx)
+	case *drainMsg:
+		a.draining = true
+		a.flush(ctx)
+	case *closeMsg:
+		a.stop(ctx, msg.reason)
+	case *actor.DeadLetterResponse:
+		// Sent back by protoactor for a request to a stopped model actor;
+		// the pending entry times out.
+	}
+}
+
+// started arms the idle clock. Sessions keep their own instead of
+// protoactor's SetReceiveTimeout: that one races with message processing
+// in this protoactor version (asynkron/protoactor-go#1139), and it would
+// count replies and pushes as activity, which they are not.
+func (a *sessionActor) started(ctx actor.Context) {
+	a.lastActive = time.Now()
+	if d := a.s.sys.cfg.SessionIdleTimeout; d > 0 {
+		root, self := a.s.sys.as.Root, ctx.Self()
+		a.idleTimer = time.AfterFunc(d, func() { root.Send(self, &idleCheckMsg{}) })
+	}
+}
+
+func (a *sessionActor) idleCheck(ctx actor.Context) {
+	if a.stopping {
+		return
+	}
+	d := a.s.sys.cfg.SessionIdleTimeout
+	if len(a.q) > 0 {
+		// The client waits for replies: it is not idle.
+		a.lastActive = time.Now()
+	}
+	idle := time.Since(a.lastActive)
+	if idle >= d {
+		a.stop(ctx, IdleTimeout)
+		return
+	}
+	a.idleTimer.Reset(d - idle)
+}
+
+func (a *sessionActor) inbound(ctx actor.Context, f Frame) {
+	a.lastActive = time.Now()
+	a.pushText = f.Text
+	e := a.enqueue(f.Text)
+	e.fromFrame = true
+	if f.Err != nil {
+		a.answer(ctx, e, nil, f.Err)
+		return
+	}
+	if max := a.s.sys.cfg.MaxFrameSize; max > 0 && len(f.Data) > max {
+		a.answer(ctx, e, nil, models.Errorf(models.CodeTooLarge, "frame of %d bytes, the limit is %d", len(f.Data), max))
+		return
+	}
+	var term any
+	if err := bert.Unmarshal(f.Data, &term); err != nil {
+		code := models.CodeBadRequest
+		if errors.Is(err, bert.ErrTooLarge) {
+			code = models.CodeTooLarge
+		}
+		a.answer(ctx, e, nil, models.Errorf(code, "not a valid BERT term: %v", err))
+		return
+	}
+	req, ref, hasRef, err := parseRequest(term)
+	e.ref, e.hasRef = ref, hasRef
+	if err != nil {
+		a.answer(ctx, e, nil, err)
+		return
+	}
+	if a.draining {
+		a.answer(ctx, e, nil, ErrShutdown)
+		return
+	}
+	m, err := a.model(req.Model)
+	if err != nil {
+		a.answer(ctx, e, nil, err)
+		return
+	}
+	ctx.Request(m.pid, &modelRequest{id: e.id, req: req})
+	a.armRequestTimer(ctx)
+}
+
+// model returns the model actor of a type, remembering it: the model
+// actors live as long as the system.
+func (a *sessionActor) model(name string) (*modelState, error) {
+	if m, ok := a.models[name]; ok {
+		return m, nil
+	}
+	m, err := a.s.sys.model(name)
+	if err != nil {
+		return nil, err
+	}
+	if a.models == nil {
+		a.models = make(map[string]*modelState)
+	}
+	a.models[name] = m
+	return m, nil
+}
+
+func (a *sessionActor) enqueue(text bool) *pending {
+	a.nextID++
+	e := &pending{id: a.nextID, text: text, repeat: 1}
+	if d := a.s.sys.cfg.RequestTimeout; d > 0 {
+		e.deadline = time.Now().Add(d)
+	}
+	a.q = append(a.q, e)
+	return e
+}
+
+// answer sets the reply of e and sends what the queue's head allows.
+func (a *sessionActor) answer(ctx actor.Context, e *pending, msg any, err error) {
+	e.data = encodeReply(a.s.profile, msg, err, e.ref, e.hasRef)
+	e.done = true
+	a.flush(ctx)
+}
+
+func (a *sessionActor) replied(ctx actor.Context, r *modelReply) {
+	if a.stopping || len(a.q) == 0 {
+		return
+	}
+	i := r.id - a.q[0].id
+	if r.id < a.q[0].id || i >= uint64(len(a.q)) {
+		return // answered already (timed out)
+	}
+	e := a.q[i]
+	if e.done {
+		return
+	}
+	a.answer(ctx, e, r.msg, r.err)
+}
+
+// flush sends the answered requests at the head of the queue.
+func (a *sessionActor) flush(ctx actor.Context) {
+	for len(a.q) > 0 && a.q[0].done && !a.stopping {
+		e := a.q[0]
+		a.q[0] = nil
+		a.q = a.q[1:]
+		for range e.repeat {
+			if !a.send(ctx, Frame{Data: e.data, Text: e.text, Reply: true}) {
+				return
+			}
+		}
+		if e.fromFrame {
+			a.s.inflight.Add(-1)
+		}
+	}
+	if len(a.q) == 0 {
+		a.q = a.q[:0:0] // let the backing array go
+		if a.draining {
+			a.stop(ctx, ServerShutdown)
+		}
+		return
+	}
+	a.armRequestTimer(ctx)
+}
+
+func (a *sessionActor) push(ctx actor.Context, p *pushMsg) {
+	if a.stopping {
+		return
+	}
+	data := p.data
+	if a.s.profile != bert.BERTJS {
+		var err error
+		if data, err = bert.Append(nil, p.term, a.s.profile); err != nil {
+			a.s.sys.log.Warn("actors: push cannot be encoded for this session's profile", "err", err)
+			return
+		}
+	}
+	a.send(ctx, Frame{Data: data, Text: a.pushText})
+}
+
+// overflowed answers the frames Deliver rejected, as one queue entry.
+func (a *sessionActor) overflowed(ctx actor.Context) {
+	n := a.s.overflow.Swap(0)
+	if n == 0 || a.stopping {
+		return
+	}
+	e := a.enqueue(a.pushText)
+	e.repeat = int(n)
+	a.answer(ctx, e, nil, models.Errorf(models.CodeRateLimited,
+		"too many pending requests (limit %d): wait for replies before sending more", a.s.sys.cfg.MaxPendingRequests))
+}
+
+// armRequestTimer makes sure a timer fires at the head's deadline.
+func (a *sessionActor) armRequestTimer(ctx actor.Context) {
+	if len(a.q) == 0 || a.q[0].done || a.q[0].deadline.IsZero() {
+		return
+	}
+	at := a.q[0].deadline
+	if a.reqTimer != nil && at.Equal(a.reqTimerAt) {
+		return
+	}
+	a.reqTimerAt = at
+	if a.reqTimer == nil {
+		root, self := a.s.sys.as.Root, ctx.Self()
+		a.reqTimer = time.AfterFunc(time.Until(at), func() { root.Send(self, &timeoutCheckMsg{}) })
+		return
+	}
+	a.reqTimer.Reset(time.Until(at))
+}
+
+// timeoutCheck answers the requests whose deadline passed. Deadlines grow
+// along the queue, so it stops at the first one still in time.
+func (a *sessionActor) timeoutCheck(ctx actor.Context) {
+	if a.stopping {
+		return
+	}
+	now := time.Now()
+	d := a.s.sys.cfg.RequestTimeout
+	for _, e := range a.q {
+		if e.deadline.IsZero() || e.deadline.After(now) {
+			break
+		}
+		if !e.done {
+			e.data = encodeReply(a.s.profile, nil, models.Errorf(models.CodeUnavailable, "no reply within %v", d), e.ref, e.hasRef)
+			e.done = true
+		}
+	}
+	a.reqTimerAt = time.Time{}
+	a.flush(ctx)
+}
+
+// send hands f to the transport; on failure the session stops.
+func (a *sessionActor) send(ctx actor.Context, f Frame) bool {
+	err := a.s.t.Send(f)
+	if err == nil {
+		return true
+	}
+	reason := TransportError
+	if errors.Is(err, ErrSlowConsumer) {
+		reason = SlowConsumer
+	}
+	a.s.sys.log.Info("actors: session send failed", "session", ctx.Self().Id, "reason", reason.String(), "err", err)
+	a.stop(ctx, reason)
+	return false
+}
+
+func (a *sessionActor) stop(ctx actor.Context, reason CloseReason) {
+	if a.stopping {
+		return
+	}
+	a.stopping = true
+	a.s.reason = reason
+	ctx.Stop(ctx.Self())
+}
+
+// stopped runs once, whether the session stopped itself or failed.
+func (a *sessionActor) stopped() {
+	s := a.s
+	s.stopped.Store(true)
+	if a.idleTimer != nil {
+		a.idleTimer.Stop()
+	}
+	if a.reqTimer != nil {
+		a.reqTimer.Stop()
+	}
+	if s.reason == 0 {
+		// Stopped from outside: by a forced shutdown, or by its
+		// supervisor after a failure.
+		s.reason = InternalError
+		if s.sys.isClosing() {
+			s.reason = ServerShutdown
+		}
+	}
+	level := slog.LevelDebug
+	if s.reason != ClientClosed && s.reason != ServerShutdown {
+		level = slog.LevelInfo
+	}
+	s.sys.log.Log(s.sys.ctx, level, "actors: session closed", "reason", s.reason.String(), "unanswered", len(a.q))
+	s.t.Close(s.reason)
+	s.sys.removeSession(s)
+	close(s.done)
+}

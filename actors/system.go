@@ -1,0 +1,316 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bertsync/bertsync/models"
+)
+
+// ErrShutdown is the error of [System.Call] and of requests once
+// [System.Shutdown] has begun. Its code is unavailable, so it matches
+// [models.ErrUnavailable] under errors.Is.
+var ErrShutdown = &models.Error{Code: models.CodeUnavailable, Message: "server shutting down"}
+
+// System runs the session and model actors of one server on a
+// protoactor-go actor system. Its methods are safe for concurrent use.
+type System struct {
+	cfg Config
+	log *slog.Logger
+	as  *actor.ActorSystem
+
+	// ctx is the parent of every handler's context; cancel ends it when
+	// the system is gone.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	modelGuardian   actor.SupervisorStrategy
+	sessionGuardian actor.SupervisorStrategy
+	dispatcher      *workerDispatcher
+
+	mu       sync.RWMutex
+	models   map[string]*modelState
+	sessions map[*Session]struct{}
+	closing  bool
+	// closed is closed when Shutdown begins, to wake Calls waiting on an
+	// actor that will not answer.
+	closed     chan struct{}
+	finishOnce sync.Once
+}
+
+// NewSystem starts an actor system for cfg. Its handlers' contexts derive
+// from ctx, which should outlive the system: cancelling it asks running
+// handlers to give up, it does not shut the system down (use
+// [System.Shutdown]). It fails when cfg has neither a Registry nor
+// Documents, since such a system would serve no model type.
+func NewSystem(ctx context.Context, cfg Config) (*System, error) {
+	if cfg.Registry == nil && cfg.Documents == nil {
+		return nil, errors.New("actors: config has neither a Registry nor Documents: no model type could be served")
+	}
+	cfg = cfg.withDefaults()
+	s := &System{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		models:   make(map[string]*modelState),
+		sessions: make(map[*Session]struct{}),
+		closed:   make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	paLog := protoactorLogger(cfg.Logger)
+	s.as = actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return paLog }),
+		// No metrics provider: protoactor's Prometheus one would bind a
+		// port of its own.
+		actor.WithMetricProviders(nil),
+		// Dead letters to stopped sessions are routine; log few of them.
+		actor.WithDeadLetterRequestLogging(false),
+	)
+	s.dispatcher = newWorkerDispatcher(idleWorkersPerProc * runtime.GOMAXPROCS(0))
+	s.modelGuardian = &restartSupervisor{log: s.log}
+	s.sessionGuardian = &stopSupervisor{log: s.log}
+	return s, nil
+}
+
+// Config returns the configuration of s, its zero limits replaced by their
+// defaults and its negative ones by zero ("no limit").
+func (s *System) Config() Config { return s.cfg }
+
+// Call runs req through the model actor of req.Model from outside any
+// actor, as the REST and upload handlers do, and returns the reply
+// message: what the handler returned, with [models.Props] (or a slice of
+// them) turned into their proplist term. A create, update, patch or
+// delete is pushed to the type's subscribers like any other. Besides the
+// five handler methods, Method may be "broadcast" (pushed to every
+// subscriber). Call waits at most until ctx is done or
+// [Config.RequestTimeout] passes; errors carry a [models.Code] for
+// [models.CodeOf].
+func (s *System) Call(ctx context.Context, req models.Request) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.isClosing() {
+		return nil, ErrShutdown
+	}
+	switch req.Method {
+	case models.Create, models.Read, models.Update, models.Patch, models.Delete, methodBroadcast:
+	case methodSubscribe, methodUnsubscribe:
+		return nil, models.Errorf(models.CodeBadRequest, "%s needs a connection", req.Method)
+	default:
+		return nil, models.Errorf(models.CodeBadRequest, "unknown method %q", req.Method)
+	}
+	m, err := s.model(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan *modelReply, 1)
+	s.as.Root.Send(m.pid, &modelRequest{req: req, reply: ch})
+	var timeout <-chan time.Time
+	if d := s.cfg.RequestTimeout; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case r := <-ch:
+		return r.msg, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-timeout:
+		return nil, models.Errorf(models.CodeUnavailable, "model %q did not answer within %v", req.Model, s.cfg.RequestTimeout)
+	case <-m.done:
+		return nil, ErrShutdown
+	}
+}
+
+// model returns the model actor of type name, spawning it on first use.
+// An unknown type (no handler, no document model for it) is a not_found
+// error, and nothing is spawned for it.
+func (s *System) model(name string) (*modelState, error) {
+	s.mu.RLock()
+	m, ok := s.models[name]
+	closing := s.closing
+	s.mu.RUnlock()
+	if ok {
+		return m, nil
+	}
+	if closing {
+		return nil, ErrShutdown
+	}
+	if name == "" || len(name) > models.MaxModelNameSize {
+		return nil, models.Errorf(models.CodeBadRequest, "model name of %d bytes, want 1 to %d", len(name), models.MaxModelNameSize)
+	}
+	h, ok := s.handler(name)
+	if !ok {
+		return nil, models.Errorf(models.CodeNotFound, "unknown model type %q", name)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.models[name]; ok {
+		return m, nil
+	}
+	if s.closing {
+		return nil, ErrShutdown
+	}
+	if len(s.models) >= s.cfg.MaxModels {
+		return nil, models.Errorf(models.CodeUnavailable, "too many model types in use (limit %d)", s.cfg.MaxModels)
+	}
+	m = newModelState(s, name, h)
+	props := actor.PropsFromProducer(
+		func() actor.Actor { return &modelActor{m: m} },
+		actor.WithGuardian(s.modelGuardian),
+		actor.WithDispatcher(s.dispatcher),
+	)
+	pid, err := s.as.Root.SpawnNamed(props, "model/"+name)
+	if errors.Is(err, actor.ErrNameExists) {
+		// Already running: only possible if the registry and our map
+		// disagree; use the running actor, which owns the state.
+		s.log.Warn("model actor already running", "model", name)
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("actors: spawn model %q: %w", name, err)
+	}
+	m.pid = pid
+	s.models[name] = m
+	return m, nil
+}
+
+// handler returns the handler for model type name: the registered one,
+// or else the document model's.
+func (s *System) handler(name string) (models.Handler, bool) {
+	if s.cfg.Registry != nil {
+		if h, ok := s.cfg.Registry.Lookup(name); ok {
+			return h, true
+		}
+	}
+	if s.cfg.Documents != nil {
+		return s.cfg.Documents.Handler(name)
+	}
+	return nil, false
+}
+
+// Shutdown stops s gracefully: it stops accepting sessions and calls,
+// lets every session answer the requests it has received (new frames get
+// {sync, error, {unavailable, …}}) and stop with [ServerShutdown], then
+// lets every model actor finish its mailbox and stop. The caller closes
+// the store afterwards. If ctx ends first, the remaining actors are
+// stopped at once and ctx's error is returned. Calling Shutdown twice
+// waits again and returns nil.
+func (s *System) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	first := !s.closing
+	s.closing = true
+	sessions := make([]*Session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	modelList := make([]*modelState, 0, len(s.models))
+	for _, m := range s.models {
+		modelList = append(modelList, m)
+	}
+	s.mu.Unlock()
+	if first {
+		close(s.closed)
+		s.log.Info("actors: shutting down", "sessions", len(sessions), "models", len(modelList))
+	}
+
+	for _, ss := range sessions {
+		s.as.Root.Send(ss.pid, &drainMsg{})
+	}
+	for _, ss := range sessions {
+		select {
+		case <-ss.done:
+		case <-ctx.Done():
+			s.forceStop(sessions, modelList)
+			return fmt.Errorf("actors: shutdown: %w", ctx.Err())
+		}
+	}
+	// Poison lets each model actor answer what is in its mailbox (Calls
+	// from REST included) before it stops.
+	for _, m := range modelList {
+		s.as.Root.Poison(m.pid)
+	}
+	for _, m := range modelList {
+		select {
+		case <-m.done:
+		case <-ctx.Done():
+			s.forceStop(nil, modelList)
+			return fmt.Errorf("actors: shutdown: %w", ctx.Err())
+		}
+	}
+	s.finish()
+	return nil
+}
+
+// finish releases the handlers' context and the protoactor system, once.
+func (s *System) finish() {
+	s.finishOnce.Do(func() {
+		s.cancel()
+		s.dispatcher.stop()
+		s.as.Shutdown()
+	})
+}
+
+// forceStop stops actors regardless of their mailboxes and cancels the
+// handlers' context.
+func (s *System) forceStop(sessions []*Session, modelList []*modelState) {
+	s.cancel() // ask running handlers to give up first
+	for _, ss := range sessions {
+		s.as.Root.Stop(ss.pid)
+	}
+	for _, m := range modelList {
+		s.as.Root.Stop(m.pid)
+	}
+	s.finish()
+}
+
+func (s *System) isClosing() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closing
+}
+
+// addSession registers ss unless s is closing.
+func (s *System) addSession(ss *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions[ss] = struct{}{}
+	return true
+}
+
+func (s *System) removeSession(ss *Session) {
+	s.mu.Lock()
+	delete(s.sessions, ss)
+	s.mu.Unlock()
+}
+
+// restartSupervisor restarts a failed model actor, always: a model type
+// must stay served, and the state that matters (subscribers, Seq) lives
+// outside the actor instance, in its modelState.
+type restartSupervisor struct{ log *slog.Logger }
+
+func (r *restartSupervisor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
+	r.log.Warn("actors: model actor failed, restarting", "actor", child.Id, "reason", fmt.Sprint(reason))
+	sup.RestartChildren(child)
+}
+
+// stopSupervisor stops a failed session actor: its state (the order of
+// pending replies) is lost, so the connection is closed rather than
+// continued with a fresh, wrong state.
+type stopSupervisor struct{ log *slog.Logger }
+
+func (r *stopSupervisor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
+	r.log.Error("actors: session actor failed, closing its connection", "actor", child.Id, "reason", fmt.Sprint(reason))
+	sup.StopChildren(child)
+}

@@ -1,0 +1,81 @@
+// Package bert encodes and decodes BERT (Binary ERlang Term): Erlang's
+// external term format, as used by BERT-JS front ends and Erlang nodes.
+// Its API follows encoding/json.
+//
+// # Basics
+//
+// [Marshal] turns a Go value into an external term (the version byte 131
+// followed by the term) and [Unmarshal] does the reverse; [Append] encodes
+// into a caller's buffer. [NewEncoder] and [NewDecoder] read and write a
+// stream of terms that follow each other with no other framing.
+//
+// Decoding into an interface value gives the term model described in
+// term.go: [Atom], int64 or *big.Int, float64, [Tuple], [List],
+// [ImproperList], [ByteList], []byte, [BitBinary], [Map], and for the BERT
+// complex types nil, bool, [Dict], time.Time and [Regex]. Decoding into
+// structs, maps, slices and scalars goes straight from the bytes to the
+// value, with struct tags such as `bert:"name,omitempty"`; see [Unmarshal]
+// and [Marshal] for the mapping. [AsString] reads the text of a term that
+// may come as an atom, a binary or a byte list.
+//
+// Go's bool and nil encode as the BERT complex types {bert, true},
+// {bert, false} and {bert, nil} in both profiles, and those decode back to
+// bool and nil. The bare atoms true, false and nil stay atoms. This keeps
+// decode → encode lossless: every decoded term encodes back to the same
+// term.
+//
+// # Profiles
+//
+// Where the external format has several forms for one value, a [Profile]
+// chooses. [BERTJS], the default of [Marshal] and [NewEncoder], writes
+// what BERT-JS and every Erlang release read: atoms as ATOM_EXT (Latin-1
+// only; an atom with characters above U+00FF is an error), floats as the
+// 31-byte "%.20e" FLOAT_EXT, [Map] as a proplist. [Erlang] writes what
+// term_to_binary writes on OTP 26 and later: UTF-8 atoms, NEW_FLOAT_EXT,
+// STRING_EXT for lists of integers 0..255, MAP_EXT for [Map]. Both use the
+// smallest integer form and encode Go structs and maps as proplists with
+// atom keys.
+//
+// Decoding accepts everything either profile writes and what Erlang/OTP
+// and BERT-JS write: every tag listed in wire.go, zlib-compressed terms,
+// and BERT-JS's quirks (non-canonical SMALL_BIG_EXT for small numbers,
+// STRING_EXT of length 0, short toExponential() float strings). Pids,
+// ports, references and funs are refused with an [UnsupportedTagError].
+//
+// Decoding a term that term_to_binary wrote (minor_version 2) and encoding
+// it again in the Erlang profile gives back the same bytes, with two
+// exceptions: compressed input is written uncompressed, and a map is
+// written in the order it was decoded in (so the same bytes again), while
+// a [Map] built in Go is written in the order it holds, not in Erlang's
+// key order.
+//
+// # Limits
+//
+// Input is treated as hostile. [Unmarshal] and [Decoder] check the whole
+// term before writing anything: every length prefix against the bytes
+// that remain (a list cannot claim more elements than there are bytes
+// left), nesting against [Limits].MaxDepth, the term's length against
+// MaxSize and a compressed term's size against MaxDecompressed. Errors are
+// typed and carry the offset: [*SyntaxError], [*UnsupportedTagError],
+// [*LimitError] (wrapping [ErrTooDeep] or [ErrTooLarge]) and
+// [*UnmarshalTypeError]. No input makes the decoder panic or allocate
+// much more than a small multiple of the input's size; a decoded term
+// takes at most a few tens of bytes of memory per input byte.
+//
+// [UnmarshalOptions] with ZeroCopy, and [Decoder.SetZeroCopy], decode
+// binaries as sub-slices of the input, so large binaries cost no copy;
+// the results then alias the input.
+//
+// # Caveats
+//
+// A struct's fields are matched to proplist keys exactly, case included;
+// unknown keys are ignored and a repeated key takes its last value.
+// time.Time is carried to the microsecond, as the BERT time tuple is.
+// Atoms longer than 255 characters are decoded but cannot be encoded,
+// because Erlang refuses them. A [Marshaler]'s output is embedded as it
+// is, whatever the profile.
+//
+// Marshal, Unmarshal, Append and AsString are safe to call from many
+// goroutines at once. An Encoder or Decoder must be used by one goroutine
+// at a time.
+package bert

@@ -1,0 +1,263 @@
+package bert
+
+import (
+	"errors"
+	"io"
+	"math"
+)
+
+// A Decoder reads and decodes terms from an input stream. Terms follow
+// each other directly, each starting with the version byte 131; there is
+// no other framing.
+type Decoder struct {
+	r        io.Reader
+	buf      []byte
+	start    int   // start of the unread bytes in buf
+	err      error // sticky: the reader's error, returned once the buffer is used up
+	fatal    error // sticky: a term that cannot be skipped, so the stream is lost
+	lim      Limits
+	zeroCopy bool
+}
+
+// NewDecoder returns a new decoder that reads from r, with default
+// limits.
+//
+// The decoder reads ahead: it may read bytes from r beyond the term it
+// returns, and keeps them for the next call. [Decoder.Buffered] returns
+// them.
+func NewDecoder(r io.Reader) *Decoder {
+	return &Decoder{r: r, lim: Limits{}.withDefaults()}
+}
+
+// SetLimits sets the limits for the terms read from now on; zero fields
+// take their defaults. MaxSize also bounds the decoder's buffer.
+func (dec *Decoder) SetLimits(l Limits) { dec.lim = l.withDefaults() }
+
+// SetZeroCopy makes Decode return binaries and byte lists as sub-slices
+// of the term's bytes, as [UnmarshalOptions] ZeroCopy does. The decoder
+// then never reuses a buffer that a returned value may alias: each term
+// read after a refill lives in a fresh buffer, and the caller may keep
+// the results as long as it likes, but must not modify them if it also
+// keeps a RawTerm or other alias of the same bytes.
+func (dec *Decoder) SetZeroCopy(on bool) { dec.zeroCopy = on }
+
+// Buffered returns a reader of the bytes read from r but not yet decoded.
+func (dec *Decoder) Buffered() io.Reader {
+	return &sliceReader{b: dec.buf[dec.start:]}
+}
+
+type sliceReader struct{ b []byte }
+
+func (s *sliceReader) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b)
+	s.b = s.b[n:]
+	return n, nil
+}
+
+// Decode reads the next term and stores it in the value pointed to by v,
+// as [Unmarshal] does. It returns io.EOF when the input ends cleanly
+// between terms, and io.ErrUnexpectedEOF when it ends inside one.
+//
+// A read error, a malformed term or a term over the limits is sticky:
+// every later call returns it, because the stream cannot be resynchronised.
+// An *UnmarshalTypeError is not: the term was read in full and the next
+// Decode goes on with the term after it.
+func (dec *Decoder) Decode(v any) error {
+	term, inner, err := dec.next()
+	if err != nil {
+		return err
+	}
+	data := term
+	if inner != nil {
+		data = inner
+	}
+	return decodeChecked(data, v, dec.zeroCopy)
+}
+
+// ReadTerm returns the bytes of the next whole term (with its version
+// byte), checked but not decoded. The slice is valid until the next call
+// unless zero-copy decoding is on.
+func (dec *Decoder) ReadTerm() ([]byte, error) {
+	term, _, err := dec.next()
+	return term, err
+}
+
+// next finds the next complete term in the buffer, reading as needed.
+func (dec *Decoder) next() (term, inner []byte, err error) {
+	if dec.fatal != nil {
+		return nil, nil, dec.fatal
+	}
+	need := 1
+	for {
+		data := dec.buf[dec.start:]
+		if len(data) >= need && len(data) > 0 {
+			end, in, err := scanTerm(data, dec.lim, false)
+			if err == nil {
+				if end > dec.lim.MaxSize {
+					dec.fatal = &LimitError{Err: ErrTooLarge, Limit: dec.lim.MaxSize, Offset: int64(dec.lim.MaxSize)}
+					return nil, nil, dec.fatal
+				}
+				dec.start += end
+				return data[:end:end], in, nil
+			}
+			var se *SyntaxError
+			if !errors.As(err, &se) || se.need <= len(data) {
+				dec.fatal = err
+				return nil, nil, err
+			}
+			need = se.need
+		}
+		if dec.err != nil {
+			if len(data) > 0 && errors.Is(dec.err, io.EOF) {
+				return nil, nil, io.ErrUnexpectedEOF
+			}
+			return nil, nil, dec.err
+		}
+		if need > dec.lim.MaxSize {
+			dec.fatal = &LimitError{Err: ErrTooLarge, Limit: dec.lim.MaxSize, Offset: int64(min(need, math.MaxInt32))}
+			return nil, nil, dec.fatal
+		}
+		dec.fill(need)
+	}
+}
+
+// fill reads until at least need unread bytes are buffered or the reader
+// fails; the error is kept in dec.err.
+func (dec *Decoder) fill(need int) {
+	unread := len(dec.buf) - dec.start
+	switch {
+	case cap(dec.buf)-dec.start < need:
+		dec.grow(need, unread)
+	case cap(dec.buf)-len(dec.buf) < need-unread:
+		// There is room only before the unread bytes. In zero-copy
+		// mode the bytes there may be aliased by decoded values, so
+		// they are never overwritten: move to a new buffer instead.
+		if dec.zeroCopy {
+			dec.grow(need, unread)
+		} else {
+			copy(dec.buf, dec.buf[dec.start:])
+			dec.buf = dec.buf[:unread]
+			dec.start = 0
+		}
+	}
+	for empty := 0; len(dec.buf)-dec.start < need; {
+		n, err := dec.r.Read(dec.buf[len(dec.buf):cap(dec.buf)])
+		dec.buf = dec.buf[:len(dec.buf)+n]
+		if err != nil {
+			dec.err = err
+			return
+		}
+		if n == 0 {
+			if empty++; empty >= 100 {
+				dec.err = io.ErrNoProgress
+				return
+			}
+		}
+	}
+}
+
+// grow moves the unread bytes to a new buffer with room for need bytes.
+func (dec *Decoder) grow(need, unread int) {
+	size := max(need, 2*unread, 4096)
+	size = min(size, max(need, dec.lim.MaxSize))
+	nb := make([]byte, unread, size)
+	copy(nb, dec.buf[dec.start:])
+	dec.buf = nb
+	dec.start = 0
+}
+
+// decodeChecked decodes data, which scanTerm has accepted, into v.
+func decodeChecked(data []byte, v any, zeroCopy bool) error {
+	if p, ok := v.(*any); ok && p != nil {
+		d := decodeStatePool.Get().(*decodeState)
+		d.init(data, zeroCopy)
+		*p = d.term()
+		d.release()
+		return nil
+	}
+	return UnmarshalOptions{ZeroCopy: zeroCopy, Limits: Limits{MaxSize: math.MaxInt, MaxDepth: math.MaxInt, MaxDecompressed: math.MaxInt}}.unmarshalChecked(data, v)
+}
+
+// An Encoder writes terms to an output stream, each as one Write.
+type Encoder struct {
+	w       io.Writer
+	profile Profile
+	lim     Limits
+	buf     []byte
+	err     error
+}
+
+// NewEncoder returns a new encoder that writes to w in the [BERTJS]
+// profile.
+func NewEncoder(w io.Writer) *Encoder {
+	return &Encoder{w: w, lim: Limits{}.withDefaults()}
+}
+
+// SetProfile sets the profile of the terms written from now on.
+func (enc *Encoder) SetProfile(p Profile) { enc.profile = p }
+
+// SetLimits sets limits for encoding: MaxDepth bounds nesting (and so
+// catches cycles) and MaxSize the length of one encoded term.
+func (enc *Encoder) SetLimits(l Limits) { enc.lim = l.withDefaults() }
+
+// Encode writes the term for v, with its version byte, to the stream.
+// An encoding error writes nothing and leaves the encoder usable; a
+// write error is sticky, since the stream may hold part of a term.
+func (enc *Encoder) Encode(v any) error {
+	if enc.err != nil {
+		return enc.err
+	}
+	e := newEncodeState(enc.buf[:0], enc.profile, enc.lim.MaxDepth)
+	e.buf = append(e.buf, versionMagic)
+	err := e.encode(v)
+	b := e.buf
+	e.buf = nil
+	e.release()
+	if cap(b) <= 64<<10 {
+		enc.buf = b[:0]
+	} else {
+		enc.buf = nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(b) > enc.lim.MaxSize {
+		return &LimitError{Err: ErrTooLarge, Limit: enc.lim.MaxSize, Offset: int64(len(b))}
+	}
+	if _, err := enc.w.Write(b); err != nil {
+		enc.err = err
+		return err
+	}
+	return nil
+}
+
+// RawTerm is a complete encoded term, starting with the version byte
+// 131. It implements [Marshaler] and [Unmarshaler], so it can delay
+// decoding part of a term or embed a pre-encoded one, as
+// json.RawMessage does. An empty RawTerm encodes as {bert, nil}.
+type RawTerm []byte
+
+// MarshalBERT returns m, or {bert, nil} if m is empty.
+func (m RawTerm) MarshalBERT() ([]byte, error) {
+	if len(m) == 0 {
+		return Marshal(nil)
+	}
+	return m, nil
+}
+
+// UnmarshalBERT sets *m to a copy of data.
+func (m *RawTerm) UnmarshalBERT(data []byte) error {
+	if m == nil {
+		return errors.New("bert: RawTerm: UnmarshalBERT on nil pointer")
+	}
+	*m = append((*m)[0:0], data...)
+	return nil
+}
+
+var (
+	_ Marshaler   = RawTerm(nil)
+	_ Unmarshaler = (*RawTerm)(nil)
+)

@@ -1,0 +1,132 @@
+// Package gateway is bertsync's HTTP front: the Bullet endpoint, where
+// browsers running bullet.js and BERT-JS (or bertsync.js, our client)
+// reach their session actors, and the REST, upload and static handlers
+// beside it. [New] returns a [Server], an [http.Handler] to give to an
+// [http.Server].
+//
+// # The Bullet endpoint
+//
+// One URL, [Config.Path] (default /bullet), serves every transport; the
+// request chooses, as Bullet's Cowboy handler does (DESIGN.md §1):
+//
+//	Upgrade: websocket                    WebSocket
+//	GET, Accept: text/event-stream        EventSource
+//	any other GET (bullet.js adds ?_=ms)  long-poll
+//	POST                                  one message from the client
+//	anything else                         405, Allow: GET, POST
+//
+// Browser requests (those with an Origin header) must come from the
+// server's own origin or one of [Config.AllowedOrigins]; others get 403
+// with the reason. Once shutdown has begun, requests get 503.
+//
+// # Messages
+//
+// A message is one BERT term. On a WebSocket it travels in a binary frame
+// as raw bytes, or in a text frame as a BERT-JS "binary string": each
+// byte is the character of that value, sent as UTF-8, so a text frame
+// carrying BERT starts with U+0083 (the magic byte 131). The text frame
+// "ping" is answered "pong"; any other text is answered with
+// {sync, error, {bad_request, …}}. A reply goes back in the frame type of
+// its request; pushes go in the type of the client's latest message, text
+// before the first.
+//
+// POST bodies and long-poll responses carry one message each, a binary
+// string (text/plain; charset=utf-8) for BERT-JS text messages, raw BERT
+// (application/octet-stream) otherwise. A POST body is never form-parsed,
+// whatever its Content-Type: it is BERT-JS text when it starts with the
+// UTF-8 bytes C2 83, raw BERT when it starts with the byte 131.
+//
+// EventSource cannot carry the byte CR, and its lines end at LF. Events
+// are therefore encoded in one of two ways:
+//
+//   - base64, for clients that ask with the query parameter bertsync=1
+//     (bertsync.js does): each message is one "data:" line holding the
+//     standard base64 of its bytes; atob(event.data) gives the binary
+//     string BERT-JS decodes.
+//   - stock, for bullet.js: the binary string, split at each LF into
+//     "data:" lines, which the browser joins with LF again. A message
+//     holding a CR byte cannot be sent so: the stream ends before it,
+//     the message stays buffered, and the session refuses stock
+//     EventSource requests from then on with 406. bullet.js reconnects,
+//     sees the refusal before the stream opens and falls back to
+//     long-polling, which delivers the message. Nothing is corrupted and
+//     nothing is lost.
+//
+// Every malformed message gets an error reply and the connection lives
+// on: a message over [Config.MaxMessageSize] gets {sync, error,
+// {too_large, …}} (the rest of it is read and discarded, up to 16 times
+// the limit, beyond which a WebSocket is closed with 1009), a text frame
+// or body that is not a binary string {bad_request, …}, and whatever the
+// session cannot decode its own error. These replies keep their place
+// among the other replies, so a client matching replies by order stays in
+// step.
+//
+// # Sessions
+//
+// Each WebSocket connection has its own session ([actors.Session]),
+// which ends when the socket closes. The HTTP transports are many
+// requests for one client: a session cookie (bertsync_session, HttpOnly,
+// SameSite=Lax, Path=[Config.Path]) ties its polls, EventSource streams
+// and POSTs to one session, created by the first request without a valid
+// cookie. The session keeps what arrives between polls, up to
+// [Config.MaxPollBuffer] messages, so the fallback loses nothing that
+// Bullet would lose. The reply to a POST is that POST's response; pushes
+// go to the polls and streams. A session without requests for the
+// actors' SessionIdleTimeout ends, and its cookie then starts a new one.
+//
+// # Limits and slow clients
+//
+// Every read and write has a deadline ([Config.WriteTimeout],
+// [Config.PongTimeout]). The server pings WebSocket clients and sends
+// EventSource comments every [Config.PingInterval], so idle connections
+// stay up behind proxies. Outbound messages wait in a bounded queue
+// ([Config.MaxQueue] per WebSocket, [Config.MaxPollBuffer] per polling
+// session); when it is full the client is a slow consumer and its session
+// is closed, so that it slows nobody else down.
+//
+// # REST, uploads and browser files
+//
+// Beside the Bullet endpoint, for stock Backbone.ajaxSync and other JSON
+// clients (docs/rest.md is the reference):
+//
+//	GET    /api/<model>          read the collection (limit, offset, other query parameters as props)
+//	POST   /api/<model>          create: 201 and the model
+//	GET    /api/<model>/<id>     read
+//	PUT    /api/<model>/<id>     update; with a multipart body holding a "file" part: upload
+//	PATCH  /api/<model>/<id>     patch
+//	DELETE /api/<model>/<id>     delete
+//	GET    /files/<sha256>       an uploaded file, with range requests and an ETag
+//	GET    /bertsync.js, /       the browser client and the demo app, embedded ([WebFS])
+//
+// The same model actors serve REST and Bullet requests, so REST changes are
+// pushed to subscribers. Backbone.emulateHTTP (X-HTTP-Method-Override, a
+// _method form field) and Backbone.emulateJSON (the JSON in a "model" form
+// field) are honoured; the id in the path wins over one in the body.
+// Errors are the HTTP status of their code (bad_request 400, not_found 404,
+// conflict 409, unauthorized 401, forbidden 403, too_large 413,
+// rate_limited 429, unavailable 503, internal 500) with the body
+// {"error": {"code": Code, "message": Message}}. Bodies are JSON mapped to
+// terms as [ParseJSON] says, replies terms mapped to JSON as [AppendJSON]
+// says. Uploads are streamed to [Config.DataDir] and stored under their
+// SHA-256, at most [Config.MaxUploadSize] bytes; the model's file attribute
+// is set with a patch, so subscribers hear of it.
+//
+// # Caveats
+//
+// Browsers share cookies between tabs: two tabs using the HTTP fallbacks
+// of stock bullet.js on one origin share one session, and each message
+// reaches only one of them. WebSocket clients are unaffected.
+//
+// A long-poll response that the network loses after the server wrote it
+// loses its message, as with Bullet. An EventSource batch whose write
+// fails is put back for the session's next request, and may arrive twice
+// if part of it got through. A WebSocket's queue dies with its
+// connection, as does its session.
+//
+// # Concurrency
+//
+// [Server] methods are safe for concurrent use. [Server.Shutdown] refuses
+// new requests, answers held polls and ends streams at once, then waits for
+// the connections to end, which they do as [actors.System.Shutdown]
+// drains their sessions: call both.
+package gateway

@@ -1,0 +1,274 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/bertsync/bertsync/actors"
+)
+
+// Server is bertsync's HTTP front: the Bullet endpoint at [Config.Path]
+// with its four transports, and the REST, upload and static handlers. It
+// is an [http.Handler]; its methods are safe for concurrent use.
+type Server struct {
+	sys      *actors.System
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	shutting bool
+	// quit is closed when Shutdown or Close begins: held long-polls
+	// answer and EventSource streams end.
+	quit  chan struct{}
+	conns map[*wsConn]struct{}
+	polls map[string]*pollSession
+	// active counts running Bullet handlers and live polling sessions.
+	active sync.WaitGroup
+}
+
+// New returns a Server that runs its sessions on sys. It fails when cfg
+// has settings that cannot work (see [Config]).
+func New(sys *actors.System, cfg Config) (*Server, error) {
+	if sys == nil {
+		return nil, errors.New("gateway: nil actor system")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		sys:   sys,
+		cfg:   cfg,
+		log:   cfg.Logger,
+		mux:   http.NewServeMux(),
+		quit:  make(chan struct{}),
+		conns: make(map[*wsConn]struct{}),
+		polls: make(map[string]*pollSession),
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 4096,
+		// A pool lets idle connections hold no write buffer.
+		WriteBufferPool: &sync.Pool{},
+		// The origin is checked before the upgrade, for every transport,
+		// so that a rejection carries its reason.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	s.mux.HandleFunc(cfg.Path, s.serveBullet)
+	// /api/ (REST and upload), /files/ and / (the embedded browser files).
+	if err := s.mountHTTP(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ServeHTTP routes r to the Bullet endpoint or the other handlers.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Shutdown stops the Bullet endpoint gracefully. New requests are refused
+// with 503 at once, held long-polls are answered 204 and EventSource
+// streams end (what they had not sent stays with the session). Then
+// Shutdown waits until every WebSocket connection and polling session
+// has ended. They end when their sessions stop, which [actors.System.Shutdown]
+// makes them do after answering the requests in flight: call it alongside
+// Shutdown, as bertsync serve does. When ctx ends first, Shutdown closes
+// whatever remains ([Server.Close]) and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.beginShutdown()
+	done := make(chan struct{})
+	go func() {
+		s.active.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+	}
+}
+
+// Close ends every connection at once: WebSockets are closed without
+// waiting for replies in flight, polling sessions end. It does not wait
+// for the handlers to return.
+func (s *Server) Close() error {
+	s.beginShutdown()
+	s.mu.Lock()
+	conns := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	polls := make([]*pollSession, 0, len(s.polls))
+	for _, p := range s.polls {
+		polls = append(polls, p)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.conn.Close()
+	}
+	for _, p := range polls {
+		p.sess.Close()
+		p.Close(actors.ServerShutdown)
+	}
+	return nil
+}
+
+func (s *Server) beginShutdown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.shutting {
+		s.shutting = true
+		close(s.quit)
+	}
+}
+
+// track counts a running handler in (delta 1) and out (delta -1). It
+// refuses new handlers once shutdown has begun.
+func (s *Server) track(delta int) bool {
+	if delta < 0 {
+		s.active.Done()
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting {
+		return false
+	}
+	s.active.Add(1)
+	return true
+}
+
+func (s *Server) addConn(c *wsConn) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *Server) removeConn(c *wsConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// serveBullet chooses the transport the way Bullet's Cowboy handler does
+// (DESIGN.md §1).
+func (s *Server) serveBullet(w http.ResponseWriter, r *http.Request) {
+	if err := s.checkOrigin(r); err != nil {
+		httpError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	switch {
+	case websocket.IsWebSocketUpgrade(r):
+		s.serveWebSocket(w, r)
+	case r.Method == http.MethodGet && acceptsEventStream(r):
+		s.serveEventSource(w, r)
+	case r.Method == http.MethodGet:
+		s.servePoll(w, r)
+	case r.Method == http.MethodPost:
+		s.servePost(w, r)
+	case r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != "":
+		s.servePreflight(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		httpError(w, http.StatusMethodNotAllowed,
+			fmt.Sprintf("method %s not allowed: the Bullet endpoint takes GET (WebSocket, EventSource, long-poll) and POST", r.Method))
+	}
+}
+
+// checkOrigin enforces [Config.AllowedOrigins] on requests from browsers
+// (those with an Origin header).
+func (s *Server) checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	for _, a := range s.cfg.AllowedOrigins {
+		if a == "*" {
+			return nil
+		}
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("origin %q not allowed: not a valid origin", origin)
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	for _, a := range s.cfg.AllowedOrigins {
+		if strings.Contains(a, "://") {
+			if strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+				return nil
+			}
+		} else if strings.EqualFold(a, u.Host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("origin %q not allowed: only pages of %s and the allowed origins may connect", origin, r.Host)
+}
+
+// allowCORS lets an allowed foreign origin read the response of an HTTP
+// transport, with its cookie.
+func allowCORS(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+}
+
+// servePreflight answers a CORS preflight of an allowed origin (bullet.js
+// sends an X-Socket-Transport header, which needs one).
+func (s *Server) servePreflight(w http.ResponseWriter, r *http.Request) {
+	allowCORS(w, r)
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, POST")
+	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+	}
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// acceptsEventStream reports whether r's Accept header lists
+// text/event-stream.
+func acceptsEventStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(v, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// httpError answers with status and a one-line reason as plain text.
+func httpError(w http.ResponseWriter, status int, reason string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, reason)
+}

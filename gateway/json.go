@@ -1,0 +1,790 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/models"
+)
+
+// The JSON ↔ term mapping of the REST API is documented on [ParseJSON]
+// (JSON to term) and [AppendJSON] (term to JSON); docs/rest.md has the same
+// tables for front-end authors.
+
+// maxJSONDepth is the deepest nesting of arrays and objects ParseJSON
+// accepts. It bounds the recursion on attacker-controlled input; Backbone
+// models are rarely more than a few levels deep.
+const maxJSONDepth = 128
+
+// maxAtomLen is the longest Erlang atom, in characters.
+const maxAtomLen = 255
+
+// maxExactInt is the magnitude up to which every integer is a double.
+const maxExactInt = 1 << 53
+
+// errJSON marks a request body that is not JSON the mapping accepts.
+var errJSON = errors.New("bad JSON")
+
+// ParseJSON decodes one JSON value from data into the bert term model, the
+// way the REST API reads request bodies:
+//
+//	JSON                      term
+//	string                    binary ([]byte)
+//	object                    proplist with atom keys, [{Key, Value}] (a bert.List
+//	                          of 2-element bert.Tuple) in the order sent; {} is []
+//	array                     list (bert.List)
+//	true, false               {bert, true}, {bert, false} (Go bool)
+//	null                      {bert, nil} (Go nil)
+//	integer in int64 range    integer (int64)
+//	larger integer            integer (*big.Int), never rounded
+//	number with . e or E      float (float64)
+//
+// Object keys become atoms, so they must be 1 to 255 characters long.
+// Nesting deeper than 128 arrays and objects, a number beyond the range of
+// a double and anything after the value but white space are errors. Its
+// errors wrap [models.ErrBadRequest].
+//
+// [AppendJSON] prints these terms back as the same JSON text, for JSON
+// written canonically (no exponent without a fraction, no trailing zeros),
+// except that {} comes back as [] and integers a double cannot hold exactly
+// come back as strings.
+func ParseJSON(data []byte) (any, error) {
+	if json.Valid(data) {
+		p := jsonParser{data: data}
+		v, err := p.value(0)
+		if err != nil {
+			return nil, badJSON(err)
+		}
+		return v, nil
+	}
+	// Invalid JSON: the token decoder says what is wrong and where.
+	_, err := parseJSONTokens(data)
+	if err == nil {
+		err = errors.New("invalid JSON")
+	}
+	return nil, err
+}
+
+// parseJSONTokens is ParseJSON with encoding/json's token decoder, which
+// is slower than jsonParser but explains syntax errors.
+func parseJSONTokens(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	v, err := parseJSONValue(d, 0)
+	if err != nil {
+		return nil, badJSON(err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, badJSON(errors.New("data after the JSON value"))
+	}
+	return v, nil
+}
+
+// parseJSONProps decodes a request body that must be a JSON object into
+// Props, keeping the order of its keys. Empty data is an empty object.
+func parseJSONProps(data []byte) (models.Props, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return models.Props{}, nil
+	}
+	v, err := ParseJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := v.(bert.List)
+	if !ok {
+		return nil, badJSON(fmt.Errorf("the body is %s, want a JSON object", jsonKind(v)))
+	}
+	if len(l) > 0 && !isProplist(l) {
+		return nil, badJSON(errors.New("the body is an array, want a JSON object"))
+	}
+	return models.ParseProps(l)
+}
+
+func badJSON(err error) error {
+	return models.Errorf(models.CodeBadRequest, "%w: %w", errJSON, err)
+}
+
+// jsonKind names the JSON kind of a parsed value for error messages.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case []byte:
+		return "a string"
+	case bert.List:
+		return "an array"
+	default:
+		return "a number"
+	}
+}
+
+// nextToken is d.Token with the end of input inside a value an error.
+func nextToken(d *json.Decoder) (json.Token, error) {
+	tok, err := d.Token()
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return tok, err
+}
+
+func parseJSONValue(d *json.Decoder, depth int) (any, error) {
+	tok, err := nextToken(d)
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if depth >= maxJSONDepth {
+			return nil, fmt.Errorf("nested deeper than %d", maxJSONDepth)
+		}
+		switch t {
+		case '[':
+			l := bert.List{}
+			for d.More() {
+				v, err := parseJSONValue(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				l = append(l, v)
+			}
+			_, err := nextToken(d) // ']'
+			return l, err
+		case '{':
+			l := bert.List{}
+			for d.More() {
+				kt, err := nextToken(d)
+				if err != nil {
+					return nil, err
+				}
+				key := kt.(string) // the decoder guarantees string keys
+				if key == "" || utf8.RuneCountInString(key) > maxAtomLen {
+					return nil, fmt.Errorf("object key %.40q: keys become atoms, 1 to %d characters", key, maxAtomLen)
+				}
+				v, err := parseJSONValue(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				l = append(l, bert.Tuple{bert.Atom(key), v})
+			}
+			_, err := nextToken(d) // '}'
+			return l, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	case string:
+		return []byte(t), nil
+	case json.Number:
+		return parseJSONNumber(string(t))
+	case bool:
+		return t, nil
+	case nil:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unexpected token %v", tok)
+}
+
+// jsonParser reads JSON that json.Valid has accepted, so it checks only
+// what the mapping adds: depth, key lengths and number ranges.
+type jsonParser struct {
+	data []byte
+	i    int
+}
+
+func (p *jsonParser) skipSpace() {
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) value(depth int) (any, error) {
+	p.skipSpace()
+	switch c := p.data[p.i]; c {
+	case '{', '[':
+		if depth >= maxJSONDepth {
+			return nil, fmt.Errorf("nested deeper than %d", maxJSONDepth)
+		}
+		p.i++
+		l := bert.List{}
+		p.skipSpace()
+		end := byte(']')
+		if c == '{' {
+			end = '}'
+		}
+		if p.data[p.i] == end {
+			p.i++
+			return l, nil
+		}
+		for {
+			var key string
+			if c == '{' {
+				p.skipSpace()
+				key = string(p.text())
+				if key == "" || utf8.RuneCountInString(key) > maxAtomLen {
+					return nil, fmt.Errorf("object key %.40q: keys become atoms, 1 to %d characters", key, maxAtomLen)
+				}
+				p.skipSpace()
+				p.i++ // ':'
+			}
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if c == '{' {
+				l = append(l, bert.Tuple{bert.Atom(key), v})
+			} else {
+				l = append(l, v)
+			}
+			p.skipSpace()
+			sep := p.data[p.i]
+			p.i++
+			if sep == end {
+				return l, nil
+			}
+		}
+	case '"':
+		return p.text(), nil
+	case 't':
+		p.i += len("true")
+		return true, nil
+	case 'f':
+		p.i += len("false")
+		return false, nil
+	case 'n':
+		p.i += len("null")
+		return nil, nil
+	}
+	start := p.i
+	for p.i < len(p.data) && strings.IndexByte("+-0123456789.eE", p.data[p.i]) >= 0 {
+		p.i++
+	}
+	return parseJSONNumber(string(p.data[start:p.i]))
+}
+
+// text reads a string, unescaped into new memory. Invalid UTF-8 becomes
+// U+FFFD, as encoding/json does.
+func (p *jsonParser) text() []byte {
+	start := p.i + 1
+	escaped := false
+	j := start
+	for ; p.data[j] != '"'; j++ {
+		if p.data[j] == '\\' {
+			escaped = true
+			j++
+		}
+	}
+	p.i = j + 1
+	raw := p.data[start:j]
+	if escaped {
+		var s string
+		json.Unmarshal(p.data[start-1:j+1], &s) // valid, so no error
+		return []byte(s)
+	}
+	if utf8.Valid(raw) {
+		return bytes.Clone(raw)
+	}
+	return bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+}
+
+// parseJSONNumber keeps integers exact: int64 when they fit, *big.Int when
+// they do not; only numbers written with a fraction or exponent are floats.
+func parseJSONNumber(s string) (any, error) {
+	if !strings.ContainsAny(s, ".eE") {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n, nil
+		}
+		if n, ok := new(big.Int).SetString(s, 10); ok {
+			return n, nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("number %.40s is out of the range of a double", s)
+	}
+	return f, nil
+}
+
+// AppendJSON appends the JSON of v to dst, the way the REST API writes
+// replies. v is a term of the bert term model or a handler's reply:
+// [models.Props], a slice, a map with string keys, a struct (through its
+// bert encoding, so bert struct tags name the keys), or any value
+// bert.Marshal accepts. Terms print as:
+//
+//	term                                        JSON
+//	binary, byte list, atom, Go string          string (see Text below)
+//	the atoms true and false                    true, false
+//	{bert, true}, {bert, false}, {bert, nil}    true, false, null
+//	non-empty list of {Key, Value} whose keys   object
+//	  are atoms, binaries or byte lists
+//	map, {bert, dict, Pairs}                    object
+//	other list, tuple                           array
+//	integer a double holds exactly              number
+//	other integer                               string of its decimal digits
+//	float                                       number, with ".0" when integral
+//	{bert, time, ...} (time.Time)               RFC 3339 string in UTC
+//	bit binary                                  {"bitstring": Base64, "bits": N}
+//	{bert, regex, Source, Options}              {"regex": Source, "options": [...]}
+//	improper list [A, B | T]                    {"improper": [A, B], "tail": T}
+//
+// Text: bytes that are valid UTF-8 print as that text; other bytes print one
+// character per byte (U+0000..U+00FF), the "binary string" convention of
+// BERT-JS, so nothing is replaced or lost. <, >, &, U+2028 and U+2029 are
+// escaped.
+//
+// A map or dict prints as an object when every key is text or an integer
+// (printed as its digits), and as an array of [Key, Value] arrays otherwise.
+// Integers beyond 2^53 that a double cannot hold become strings because
+// JavaScript, the usual reader, would round them. NaN and infinite floats,
+// which JSON cannot hold, are an error.
+func AppendJSON(dst []byte, v any) ([]byte, error) {
+	return appendJSON(dst, v, 0)
+}
+
+func appendJSON(b []byte, v any, depth int) ([]byte, error) {
+	if depth > maxJSONDepth*4 {
+		return b, fmt.Errorf("gateway: JSON: nested deeper than %d", maxJSONDepth*4)
+	}
+	depth++
+	switch t := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, t), nil
+	case bert.Atom:
+		if t == "true" || t == "false" {
+			return append(b, t...), nil
+		}
+		return appendJSONText(b, []byte(t)), nil
+	case string:
+		return appendJSONText(b, []byte(t)), nil
+	case []byte:
+		return appendJSONText(b, t), nil
+	case bert.ByteList:
+		return appendJSONText(b, t), nil
+	case int64:
+		return appendJSONInt(b, t), nil
+	case int:
+		return appendJSONInt(b, int64(t)), nil
+	case int32:
+		return appendJSONInt(b, int64(t)), nil
+	case uint8:
+		return appendJSONInt(b, int64(t)), nil
+	case uint64:
+		return appendJSONBig(b, new(big.Int).SetUint64(t)), nil
+	case *big.Int:
+		if t == nil {
+			return append(b, "null"...), nil
+		}
+		return appendJSONBig(b, t), nil
+	case float64:
+		return appendJSONFloat(b, t)
+	case float32:
+		return appendJSONFloat(b, float64(t))
+	case time.Time:
+		b = append(b, '"')
+		b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"'), nil
+	case bert.Tuple:
+		return appendJSONArray(b, t, depth)
+	case []any:
+		return appendJSONArray(b, t, depth)
+	case bert.List:
+		if len(t) > 0 && isProplist(t) {
+			return appendJSONProplist(b, t, depth)
+		}
+		return appendJSONArray(b, t, depth)
+	case bert.ImproperList:
+		b = append(b, `{"improper":`...)
+		b, err := appendJSONArray(b, t.Elems, depth)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, `,"tail":`...)
+		if b, err = appendJSON(b, t.Tail, depth); err != nil {
+			return b, err
+		}
+		return append(b, '}'), nil
+	case bert.Map:
+		return appendJSONPairs(b, t, depth)
+	case bert.Dict:
+		return appendJSONPairs(b, t, depth)
+	case bert.BitBinary:
+		b = append(b, `{"bitstring":"`...)
+		b = base64.StdEncoding.AppendEncode(b, t.Data)
+		b = append(b, `","bits":`...)
+		b = strconv.AppendUint(b, uint64(t.Bits), 10)
+		return append(b, '}'), nil
+	case bert.Regex:
+		b = append(b, `{"regex":`...)
+		b = appendJSONText(b, t.Source)
+		b = append(b, `,"options":`...)
+		b, err := appendJSONArray(b, t.Options, depth)
+		if err != nil {
+			return b, err
+		}
+		return append(b, '}'), nil
+	case models.Props:
+		b = append(b, '{')
+		for i, p := range t {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONText(b, []byte(p.Key))
+			b = append(b, ':')
+			var err error
+			if b, err = appendJSON(b, p.Value, depth); err != nil {
+				return b, err
+			}
+		}
+		return append(b, '}'), nil
+	case []models.Props:
+		return appendJSONSlice(b, reflect.ValueOf(t), depth)
+	case json.Number:
+		n, err := parseJSONNumber(string(t))
+		if err != nil {
+			return b, fmt.Errorf("gateway: JSON: %w", err)
+		}
+		return appendJSON(b, n, depth)
+	}
+	return appendJSONReflect(b, v, depth)
+}
+
+// appendJSONReflect handles the Go values a handler may reply with that are
+// not terms: slices and string-keyed maps element by element (so that a
+// []models.Props or map[string]any keeps the mapping above), other integer
+// kinds directly, and everything else (structs, pointers, Marshalers)
+// through its bert encoding, so that bert struct tags decide the keys.
+func appendJSONReflect(b []byte, v any, depth int) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return append(b, "[]"...), nil
+		}
+		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 && !implementsMarshaler(rv.Type()) {
+			return appendJSONText(b, rv.Bytes()), nil
+		}
+		if !implementsMarshaler(rv.Type()) {
+			return appendJSONSlice(b, rv, depth)
+		}
+	case reflect.Map:
+		if rv.Type().Key().Kind() == reflect.String && !implementsMarshaler(rv.Type()) {
+			keys := make([]string, 0, rv.Len())
+			for _, k := range rv.MapKeys() {
+				keys = append(keys, k.String())
+			}
+			slices.Sort(keys)
+			b = append(b, '{')
+			for i, k := range keys {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONText(b, []byte(k))
+				b = append(b, ':')
+				var err error
+				kv := reflect.ValueOf(k).Convert(rv.Type().Key())
+				if b, err = appendJSON(b, rv.MapIndex(kv).Interface(), depth); err != nil {
+					return b, err
+				}
+			}
+			return append(b, '}'), nil
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if !implementsMarshaler(rv.Type()) {
+			return appendJSONInt(b, rv.Int()), nil
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if !implementsMarshaler(rv.Type()) {
+			return appendJSONBig(b, new(big.Int).SetUint64(rv.Uint())), nil
+		}
+	case reflect.String:
+		if !implementsMarshaler(rv.Type()) {
+			return appendJSONText(b, []byte(rv.String())), nil
+		}
+	case reflect.Bool:
+		if !implementsMarshaler(rv.Type()) {
+			return strconv.AppendBool(b, rv.Bool()), nil
+		}
+	case reflect.Float32, reflect.Float64:
+		if !implementsMarshaler(rv.Type()) {
+			return appendJSONFloat(b, rv.Float())
+		}
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return append(b, "null"...), nil
+		}
+	}
+	term, err := termOf(v)
+	if err != nil {
+		return b, err
+	}
+	return appendJSON(b, term, depth)
+}
+
+// termOf turns any value bert can encode into the term model by encoding
+// and decoding it.
+func termOf(v any) (any, error) {
+	data, err := bert.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: JSON of %T: %w", v, err)
+	}
+	var term any
+	if err := bert.Unmarshal(data, &term); err != nil {
+		return nil, fmt.Errorf("gateway: JSON of %T: %w", v, err)
+	}
+	return term, nil
+}
+
+var marshalerType = reflect.TypeFor[bert.Marshaler]()
+
+// implementsMarshaler reports whether t encodes itself, in which case its
+// bert encoding decides its JSON.
+func implementsMarshaler(t reflect.Type) bool {
+	return t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType)
+}
+
+func appendJSONSlice(b []byte, rv reflect.Value, depth int) ([]byte, error) {
+	b = append(b, '[')
+	for i := range rv.Len() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendJSON(b, rv.Index(i).Interface(), depth); err != nil {
+			return b, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+func appendJSONArray(b []byte, elems []any, depth int) ([]byte, error) {
+	b = append(b, '[')
+	for i, el := range elems {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendJSON(b, el, depth); err != nil {
+			return b, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// isProplist reports whether every element of l is a {Key, Value} tuple
+// with a text key (atom, binary or byte list): such a list prints as an
+// object.
+func isProplist(l bert.List) bool {
+	for _, el := range l {
+		tup, ok := el.(bert.Tuple)
+		if !ok || len(tup) != 2 {
+			return false
+		}
+		if _, ok := keyText(tup[0]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// keyText returns the text of a proplist key.
+func keyText(k any) ([]byte, bool) {
+	switch t := k.(type) {
+	case bert.Atom:
+		return []byte(t), true
+	case []byte:
+		return t, true
+	case bert.ByteList:
+		return t, true
+	case string:
+		return []byte(t), true
+	}
+	return nil, false
+}
+
+func appendJSONProplist(b []byte, l bert.List, depth int) ([]byte, error) {
+	b = append(b, '{')
+	for i, el := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		tup := el.(bert.Tuple)
+		key, _ := keyText(tup[0])
+		b = appendJSONText(b, key)
+		b = append(b, ':')
+		var err error
+		if b, err = appendJSON(b, tup[1], depth); err != nil {
+			return b, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONPairs prints a map or dict as an object when every key is text
+// or an integer, and as an array of [Key, Value] arrays otherwise, so that
+// no key is lost to a string conversion.
+func appendJSONPairs(b []byte, pairs []bert.Pair, depth int) ([]byte, error) {
+	objectKeys := true
+	for _, p := range pairs {
+		if _, ok := pairKey(p.Key); !ok {
+			objectKeys = false
+			break
+		}
+	}
+	var err error
+	if !objectKeys {
+		b = append(b, '[')
+		for i, p := range pairs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			if b, err = appendJSON(b, p.Key, depth); err != nil {
+				return b, err
+			}
+			b = append(b, ',')
+			if b, err = appendJSON(b, p.Value, depth); err != nil {
+				return b, err
+			}
+			b = append(b, ']')
+		}
+		return append(b, ']'), nil
+	}
+	b = append(b, '{')
+	for i, p := range pairs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		key, _ := pairKey(p.Key)
+		b = appendJSONText(b, key)
+		b = append(b, ':')
+		if b, err = appendJSON(b, p.Value, depth); err != nil {
+			return b, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+func pairKey(k any) ([]byte, bool) {
+	switch t := k.(type) {
+	case int64:
+		return strconv.AppendInt(nil, t, 10), true
+	case *big.Int:
+		if t != nil {
+			return t.Append(nil, 10), true
+		}
+	}
+	return keyText(k)
+}
+
+// appendJSONInt prints n as a number when a double holds it exactly, which
+// is what JavaScript reads numbers into, and as a string of digits
+// otherwise so that no digit is silently rounded away.
+func appendJSONInt(b []byte, n int64) []byte {
+	if n >= -maxExactInt && n <= maxExactInt {
+		return strconv.AppendInt(b, n, 10)
+	}
+	f := float64(n)
+	// float64(MaxInt64) rounds up to 2^63, outside the int64 range.
+	if f < math.MaxInt64 && int64(f) == n {
+		return strconv.AppendInt(b, n, 10)
+	}
+	b = append(b, '"')
+	b = strconv.AppendInt(b, n, 10)
+	return append(b, '"')
+}
+
+func appendJSONBig(b []byte, n *big.Int) []byte {
+	if n.IsInt64() {
+		return appendJSONInt(b, n.Int64())
+	}
+	if _, acc := new(big.Float).SetInt(n).Float64(); acc == big.Exact {
+		return n.Append(b, 10)
+	}
+	b = append(b, '"')
+	b = n.Append(b, 10)
+	return append(b, '"')
+}
+
+// appendJSONFloat prints f in the shortest form that reads back as the same
+// double, with ".0" added to integral values so that they read back as
+// floats rather than integers.
+func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, fmt.Errorf("gateway: JSON cannot hold the float %v", f)
+	}
+	start := len(b)
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if !bytes.ContainsAny(b[start:], ".e") {
+		b = append(b, ".0"...)
+	}
+	return b, nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONText appends text as a JSON string: as UTF-8 text when it is
+// valid UTF-8, else one character per byte. <, > and & are escaped so that
+// the JSON is safe inside HTML.
+func appendJSONText(b, text []byte) []byte {
+	latin1 := !utf8.Valid(text)
+	b = append(b, '"')
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		if latin1 {
+			b = utf8.AppendRune(b, rune(c))
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(text[i:])
+		if r == '\u2028' || r == '\u2029' {
+			// Valid JSON, but not valid JavaScript source before ES2019.
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		} else {
+			b = append(b, text[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

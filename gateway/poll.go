@@ -1,0 +1,173 @@
+package gateway
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/bertsync/bertsync/actors"
+	"github.com/bertsync/bertsync/models"
+)
+
+// Long-polling and POST, Bullet's fallback transports.
+//
+// A GET (without Accept: text/event-stream) is held until the session has
+// a message for the client and answered 200 with that one message as the
+// body, or 204 after [Config.PollTimeout].
+//
+// A POST carries one message in its raw body; it is never form-parsed,
+// whatever its Content-Type (bullet.js says
+// application/x-www-form-urlencoded). A body that starts with the UTF-8
+// bytes C2 83 (U+0083) is a BERT-JS binary string, decoded one character
+// per byte; a body that starts with the byte 131 is raw BERT; the body
+// "ping" is answered "pong". The reply to that message is the POST's 200
+// body, or 204 when none came in time (it then goes to the next poll);
+// pushes go to the polls and streams.
+//
+// Bodies carry messages in the frame type of their request: a BERT-JS
+// text message as a binary string (text/plain; charset=utf-8), a raw BERT
+// message as raw bytes (application/octet-stream). Pushes use the type of
+// the client's latest message, text before the first.
+
+// postSlack is how much longer than the session's request timeout a POST
+// waits for its reply; the session answers every request within that
+// timeout, so this is only a safety net.
+const postSlack = 5 * time.Second
+
+func (s *Server) servePoll(w http.ResponseWriter, r *http.Request) {
+	if !s.track(1) {
+		httpError(w, http.StatusServiceUnavailable, errShuttingDown.Error())
+		return
+	}
+	defer s.track(-1)
+	p, err := s.pollSessionFor(w, r)
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	allowCORS(w, r)
+	p.sess.Touch()
+	defer p.sess.Touch()
+	timer := time.NewTimer(s.cfg.PollTimeout)
+	defer timer.Stop()
+	for {
+		if r.Context().Err() != nil {
+			return // the client is gone: take nothing
+		}
+		f, ok, wait := p.next()
+		if ok {
+			s.writeMessage(w, r, http.StatusOK, f)
+			return
+		}
+		select {
+		case <-wait:
+		case <-p.ended:
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case <-timer.C:
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case <-s.quit:
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
+	if !s.track(1) {
+		httpError(w, http.StatusServiceUnavailable, errShuttingDown.Error())
+		return
+	}
+	defer s.track(-1)
+	p, err := s.pollSessionFor(w, r)
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	allowCORS(w, r)
+
+	max := s.cfg.MaxMessageSize
+	wireMax := 2 * max
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(wireMax)+1))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+	var f actors.Frame
+	switch {
+	case len(body) > wireMax:
+		f = errFrame(isBinaryString(body), models.CodeTooLarge,
+			"message of more than %d bytes exceeds the limit of %d bytes", wireMax, max)
+	case isBinaryString(body):
+		data, err := decodeBinaryString(body)
+		switch {
+		case err != nil:
+			f = errFrame(true, models.CodeBadRequest, "BERT text body: %v", err)
+		case len(data) > max:
+			f = errFrame(true, models.CodeTooLarge, "message of %d bytes exceeds the limit of %d bytes", len(data), max)
+		default:
+			f = actors.Frame{Data: data, Text: true}
+		}
+	case len(body) > 0 && body[0] == bertMagic:
+		if len(body) > max {
+			f = errFrame(false, models.CodeTooLarge, "message of %d bytes exceeds the limit of %d bytes", len(body), max)
+		} else {
+			f = actors.Frame{Data: body}
+		}
+	case bytes.Equal(body, []byte("ping")):
+		p.sess.Touch()
+		s.writeMessage(w, r, http.StatusOK, pongFrame)
+		return
+	default:
+		f = errFrame(true, models.CodeBadRequest,
+			`POST body of %d bytes is neither a BERT term (byte 131 or U+0083 first) nor "ping"`, len(body))
+	}
+
+	n, reply := p.deliver(f)
+	timer := time.NewTimer(s.sys.Config().RequestTimeout + postSlack)
+	defer timer.Stop()
+	select {
+	case f := <-reply:
+		s.writeMessage(w, r, http.StatusOK, f)
+	case <-p.ended:
+		p.abandon(n, reply)
+		httpError(w, http.StatusServiceUnavailable, "session ended: "+p.reason.String())
+	case <-timer.C:
+		p.abandon(n, reply)
+		w.WriteHeader(http.StatusNoContent)
+	case <-r.Context().Done():
+		p.abandon(n, reply)
+	}
+}
+
+// errFrame is an inbound frame the session answers with an error.
+func errFrame(text bool, code models.Code, format string, args ...any) actors.Frame {
+	return actors.Frame{Text: text, Err: models.Errorf(code, format, args...)}
+}
+
+// writeMessage answers with one message as the body.
+func (s *Server) writeMessage(w http.ResponseWriter, r *http.Request, status int, f actors.Frame) {
+	h := w.Header()
+	body := f.Data
+	if f.Text {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		body = appendBinaryString(make([]byte, 0, binaryStringLen(f.Data)), f.Data)
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	h.Set("Content-Length", fmt.Sprint(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	w.WriteHeader(status)
+	if _, err := w.Write(body); err != nil {
+		s.log.Debug("gateway: writing a poll response failed", "remote", r.RemoteAddr, "err", err)
+	}
+}

@@ -1,0 +1,454 @@
+package models
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bertsync/bertsync/bert"
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// LockTimeout is how long OpenStore waits for the store file's lock, which
+// another process (a second bertsync serve on the same --data) may hold.
+const LockTimeout = 2 * time.Second
+
+// MaxDocumentSize is the largest stored document, in bytes of its encoded
+// attributes. Writes of larger documents fail with [ErrTooLarge].
+const MaxDocumentSize = 1 << 20
+
+var (
+	rootBucket  = []byte("models")
+	docsBucket  = []byte("docs")
+	orderBucket = []byte("order")
+)
+
+// Store is the embedded document store: one bbolt file holding a
+// collection of documents per model type.
+//
+// A Store is safe for concurrent use. Every method runs in one bbolt
+// transaction, so it sees and makes one consistent change; a method that
+// writes returns only after its transaction is committed and synced to
+// disk, so an acknowledged write survives a crash. Writes are serialized
+// by bbolt; reads run in parallel with each other and with a write.
+//
+// The file holds one root bucket, "models", with one bucket per model
+// type, named by the type. Each type's bucket holds two buckets:
+//
+//	docs    key: the id's text
+//	        value: the record, the BERT term {Seq, [{Key, Value}, ...]}
+//	        encoded with the bert.Erlang profile: Seq is the document's
+//	        place in insertion order, Keys are binaries, Values the
+//	        attributes (without id) exactly as they were given
+//	order   key: Seq as 8 bytes big-endian, value: the id
+//
+// The sequence of docs numbers generated ids and the sequence of order
+// numbers insertions. Values keep every term of the bert term model as it
+// came: a byte list stays a byte list, a list of small integers a list
+// (see lossless.go), a map a map, a bignum a bignum. A byte list longer
+// than 65535 bytes, which no STRING_EXT can hold, reads back as a list of
+// integers, as it would from Erlang.
+type Store struct {
+	db        *bbolt.DB
+	path      string
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Doc is one stored document: its id and its attributes without the id.
+type Doc struct {
+	ID    string
+	Attrs Props
+}
+
+// OpenStore opens the store file at path, creating it and its directory
+// if need be. If another process holds the file open, OpenStore fails
+// after [LockTimeout] with an error that says so.
+func OpenStore(path string) (*Store, error) {
+	return openStore(path, LockTimeout)
+}
+
+func openStore(path string, lockTimeout time.Duration) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("models: open store: empty path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("models: open store: %w", err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("models: open store %s: the file is locked by another process (gave up after %v): %w", path, lockTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(rootBucket)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("models: open store %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Path returns the path of the store file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the store file. Operations after Close fail with
+// [ErrUnavailable]. Close may be called more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	return s.closeErr
+}
+
+// Get returns the attributes of document id of model, or an error
+// wrapping [ErrNotFound].
+func (s *Store) Get(ctx context.Context, model, id string) (Props, error) {
+	var attrs Props
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		docs, _ := modelBuckets(tx, model)
+		if docs == nil {
+			return notFound(model, id)
+		}
+		v := docs.Get([]byte(id))
+		if v == nil {
+			return notFound(model, id)
+		}
+		var err error
+		_, attrs, err = decodeRecord(v)
+		return err
+	})
+	return attrs, err
+}
+
+// Insert stores a new document and returns its id. With id "" it numbers
+// the document: the next number of the model's sequence not taken, as
+// decimal text ("1", "2", ...). A document id that exists is an error
+// wrapping [ErrConflict].
+func (s *Store) Insert(ctx context.Context, model, id string, attrs Props) (string, error) {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		docs, order, err := createModelBuckets(tx, model)
+		if err != nil {
+			return err
+		}
+		if id == "" {
+			for {
+				n, err := docs.NextSequence()
+				if err != nil {
+					return err
+				}
+				id = strconv.FormatUint(n, 10)
+				if docs.Get([]byte(id)) == nil {
+					break
+				}
+			}
+		} else if docs.Get([]byte(id)) != nil {
+			return Errorf(CodeConflict, "%s %q exists", model, id)
+		}
+		return put(docs, order, id, 0, attrs)
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Put replaces the attributes of document id, or stores a new document if
+// there is none; created says which. A replaced document keeps its place
+// in the collection's order.
+func (s *Store) Put(ctx context.Context, model, id string, attrs Props) (created bool, err error) {
+	err = s.update(ctx, func(tx *bbolt.Tx) error {
+		docs, order, err := createModelBuckets(tx, model)
+		if err != nil {
+			return err
+		}
+		var seq uint64
+		if v := docs.Get([]byte(id)); v != nil {
+			if seq, err = recordSeq(v); err != nil {
+				return err
+			}
+		} else {
+			created = true
+		}
+		return put(docs, order, id, seq, attrs)
+	})
+	return created, err
+}
+
+// Merge sets the given attributes on document id, keeping the others, and
+// returns all its attributes. A missing document is an error wrapping
+// [ErrNotFound].
+func (s *Store) Merge(ctx context.Context, model, id string, attrs Props) (Props, error) {
+	var merged Props
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		docs, order := modelBuckets(tx, model)
+		if docs == nil {
+			return notFound(model, id)
+		}
+		v := docs.Get([]byte(id))
+		if v == nil {
+			return notFound(model, id)
+		}
+		seq, old, err := decodeRecord(v)
+		if err != nil {
+			return err
+		}
+		merged = old.Merge(attrs)
+		return put(docs, order, id, seq, merged)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return merged, nil
+}
+
+// Remove deletes document id and returns the attributes it had. A missing
+// document is an error wrapping [ErrNotFound].
+func (s *Store) Remove(ctx context.Context, model, id string) (Props, error) {
+	var attrs Props
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		docs, order := modelBuckets(tx, model)
+		if docs == nil {
+			return notFound(model, id)
+		}
+		v := docs.Get([]byte(id))
+		if v == nil {
+			return notFound(model, id)
+		}
+		seq, old, err := decodeRecord(v)
+		if err != nil {
+			return err
+		}
+		attrs = old
+		if err := order.Delete(seqKey(seq)); err != nil {
+			return err
+		}
+		return docs.Delete([]byte(id))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return attrs, nil
+}
+
+// List returns up to limit documents of model in the order they were
+// created, skipping the first offset. A model with no documents has an
+// empty list. The cost grows with offset + limit.
+func (s *Store) List(ctx context.Context, model string, offset, limit int) ([]Doc, error) {
+	if offset < 0 || limit < 0 {
+		return nil, Errorf(CodeBadRequest, "negative offset or limit")
+	}
+	list := []Doc{}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		docs, order := modelBuckets(tx, model)
+		if docs == nil {
+			return nil
+		}
+		c := order.Cursor()
+		k, id := c.First()
+		for skip := offset; k != nil && skip > 0; skip-- {
+			k, id = c.Next()
+		}
+		for ; k != nil && len(list) < limit; k, id = c.Next() {
+			v := docs.Get(id)
+			if v == nil {
+				return fmt.Errorf("models: store: order entry %x of %s names a missing document %q", k, model, id)
+			}
+			_, attrs, err := decodeRecord(v)
+			if err != nil {
+				return err
+			}
+			list = append(list, Doc{ID: string(id), Attrs: attrs})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// Count returns the number of documents of model. It walks the model's
+// index, in time proportional to the number of documents.
+func (s *Store) Count(ctx context.Context, model string) (int, error) {
+	var n int
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		if _, order := modelBuckets(tx, model); order != nil {
+			n = order.Stats().KeyN
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (s *Store) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return Errorf(CodeUnavailable, "store: %w", err)
+	}
+	return storeError(s.db.View(fn))
+}
+
+func (s *Store) update(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return Errorf(CodeUnavailable, "store: %w", err)
+	}
+	return storeError(s.db.Update(fn))
+}
+
+// storeError gives bbolt's errors a reply code; errors of this package
+// pass unchanged.
+func storeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bolterrors.ErrDatabaseNotOpen):
+		return Errorf(CodeUnavailable, "store closed: %w", err)
+	case errors.Is(err, bolterrors.ErrKeyTooLarge), errors.Is(err, bolterrors.ErrValueTooLarge):
+		return Errorf(CodeTooLarge, "store: %w", err)
+	}
+	if _, ok := errors.AsType[*Error](err); ok {
+		return err
+	}
+	return fmt.Errorf("models: store: %w", err)
+}
+
+func notFound(model, id string) error {
+	return Errorf(CodeNotFound, "%s %q not found", model, id)
+}
+
+// modelBuckets returns the buckets of model, or nils if it has none yet.
+func modelBuckets(tx *bbolt.Tx, model string) (docs, order *bbolt.Bucket) {
+	m := tx.Bucket(rootBucket).Bucket([]byte(model))
+	if m == nil {
+		return nil, nil
+	}
+	return m.Bucket(docsBucket), m.Bucket(orderBucket)
+}
+
+func createModelBuckets(tx *bbolt.Tx, model string) (docs, order *bbolt.Bucket, err error) {
+	if model == "" {
+		return nil, nil, Errorf(CodeBadRequest, "empty model name")
+	}
+	m, err := tx.Bucket(rootBucket).CreateBucketIfNotExists([]byte(model))
+	if err != nil {
+		return nil, nil, err
+	}
+	if docs, err = m.CreateBucketIfNotExists(docsBucket); err != nil {
+		return nil, nil, err
+	}
+	if order, err = m.CreateBucketIfNotExists(orderBucket); err != nil {
+		return nil, nil, err
+	}
+	return docs, order, nil
+}
+
+// put writes document id with attrs at place seq, or at a new place at the
+// end of the order when seq is 0.
+func put(docs, order *bbolt.Bucket, id string, seq uint64, attrs Props) error {
+	if id == "" {
+		return Errorf(CodeBadRequest, "empty id")
+	}
+	newPlace := seq == 0
+	if newPlace {
+		var err error
+		if seq, err = order.NextSequence(); err != nil {
+			return err
+		}
+	}
+	rec, err := encodeRecord(seq, attrs)
+	if err != nil {
+		return err
+	}
+	if err := docs.Put([]byte(id), rec); err != nil {
+		return err
+	}
+	if newPlace {
+		return order.Put(seqKey(seq), []byte(id))
+	}
+	return nil
+}
+
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
+}
+
+// encodeRecord returns the stored form of a document, checking its size.
+func encodeRecord(seq uint64, attrs Props) ([]byte, error) {
+	if seq > math.MaxInt64 {
+		return nil, fmt.Errorf("models: store: sequence %d out of range", seq)
+	}
+	list := make(bert.List, len(attrs))
+	for i, p := range attrs {
+		v, _ := storable(p.Value)
+		list[i] = bert.Tuple{[]byte(p.Key), v}
+	}
+	rec, err := bert.Append(nil, bert.Tuple{int64(seq), list}, bert.Erlang)
+	if err != nil {
+		return nil, Errorf(CodeBadRequest, "attributes cannot be stored: %w", err)
+	}
+	if len(rec) > MaxDocumentSize {
+		return nil, Errorf(CodeTooLarge, "document of %d bytes, the limit is %d", len(rec), MaxDocumentSize)
+	}
+	return rec, nil
+}
+
+// decodeRecord decodes a stored document. v is memory of the bbolt file,
+// valid only in its transaction; bert.Unmarshal (without ZeroCopy) copies
+// every binary and byte list out of its input, so nothing returned
+// aliases v.
+func decodeRecord(v []byte) (uint64, Props, error) {
+	var term any
+	if err := bert.Unmarshal(v, &term); err != nil {
+		return 0, nil, fmt.Errorf("models: store: corrupt record: %w", err)
+	}
+	tup, ok := term.(bert.Tuple)
+	if !ok || len(tup) != 2 {
+		return 0, nil, fmt.Errorf("models: store: corrupt record: %s, want {Seq, Attrs}", kindOf(term))
+	}
+	seq, ok := tup[0].(int64)
+	if !ok || seq <= 0 {
+		return 0, nil, fmt.Errorf("models: store: corrupt record: sequence is %s", kindOf(tup[0]))
+	}
+	attrs, err := ParseProps(tup[1])
+	if err != nil {
+		// %v: a stored record that does not parse is the server's fault,
+		// not a bad request.
+		return 0, nil, fmt.Errorf("models: store: corrupt record: %v", err)
+	}
+	return uint64(seq), attrs, nil
+}
+
+// recordSeq returns the place of a stored document in its collection. It
+// reads the sequence from the record's head when it is a SMALL_INTEGER_EXT
+// or INTEGER_EXT, as it is for the first 2^31 - 1 insertions, and decodes
+// the whole record otherwise.
+func recordSeq(v []byte) (uint64, error) {
+	const (
+		versionMagic = 131
+		smallTuple   = 104
+		smallInt     = 97
+		integer      = 98
+	)
+	if len(v) > 4 && v[0] == versionMagic && v[1] == smallTuple && v[2] == 2 {
+		switch {
+		case v[3] == smallInt && v[4] > 0:
+			return uint64(v[4]), nil
+		case v[3] == integer && len(v) >= 8:
+			if n := int32(binary.BigEndian.Uint32(v[4:8])); n > 0 {
+				return uint64(n), nil
+			}
+		}
+	}
+	seq, _, err := decodeRecord(v)
+	return seq, err
+}

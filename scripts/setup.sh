@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# setup.sh installs what the test suite needs on a fresh Debian machine:
+# Erlang/OTP (the codec's reference and the Erlang peer), Chromium (the
+# browser tests), the Go modules and the browser tests' npm packages.
+# It skips whatever is already there, so running it twice is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v erl >/dev/null 2>&1 || need+=(erlang-base)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}"
+fi
+
+go mod download
+
+if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+	(cd tests/browser && npm ci --no-audit --no-fund)
+fi
