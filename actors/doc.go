@@ -42,11 +42,7 @@
 // Subscribing twice is one subscription; a stopped session is dropped.
 //
 // [System.Call] sends a request to the model actor from outside any actor
-// (REST, upload); its changes are pushed like any other. It waits on a
-// channel of its own rather than a protoactor Future: in this
-// protoactor-go version a Future that times out races with a late reply
-// (asynkron/protoactor-go#1145), and a channel honours the caller's
-// context.
+// (REST, upload); its changes are pushed like any other.
 //
 // # Ordering and limits
 //
@@ -59,14 +55,18 @@
 // client has sent binary). Pushes of one model type reach every
 // subscriber in Seq order.
 //
-// Each request is answered, bad input included: a frame that is not BERT,
+// Each delivered frame is answered exactly once, bad input included, and
+// the frames a session sends in answer have [Frame].Reply set (pushes do
+// not), so a transport can match the n-th answer to the n-th frame it
+// delivered. A frame that is not BERT,
 // has the wrong shape, an unknown method or bad props gets
 // {sync, error, {bad_request, …}} (with the Ref if one could be read), a
 // frame over [Config.MaxFrameSize] {too_large, …}, a request without a
 // reply within [Config.RequestTimeout] {unavailable, …}, and a frame
 // beyond [Config.MaxPendingRequests] unanswered ones {rate_limited, …},
-// without its Ref since it is not decoded. The session goes on in every
-// case.
+// without its Ref since it is not decoded. A frame the transport could
+// not read carries the reason in [Frame].Err and is answered with it, in
+// its place. The session goes on in every case.
 //
 // The session actor is the only producer for its connection. It hands
 // frames to [Transport.Send], which must not block; when Send fails (the
@@ -98,7 +98,20 @@
 //
 // Its logs go to [Config.Logger] with lib=protoactor, one level lower
 // (its Info is our Debug); its Prometheus metrics are off, so it binds no
-// port. Sessions keep their own idle timer instead of SetReceiveTimeout,
-// which races with message processing in this version
-// (asynkron/protoactor-go#1139).
+// port. Three things of this version are avoided on purpose, each checked
+// with the race detector:
+//
+//   - SetReceiveTimeout: its timer goroutine writes the actor's context
+//     while the actor runs (asynkron/protoactor-go#1139). Sessions keep
+//     their own idle timer, which only sends a message.
+//   - RequestFuture: a reply that arrives as the future times out writes
+//     the result while Result reads it (asynkron/protoactor-go#1145).
+//     [System.Call] waits on a channel of its own.
+//   - The default dispatcher starts a goroutine per mailbox run, whose
+//     small stack then grows by copying on nearly every request (about a quarter
+//     of the CPU time of a round trip). The actors here run on parked
+//     workers that keep their stacks (see BenchmarkRoundTrip).
+//
+// Dead letters (replies and pushes to a session that just stopped) are
+// routine and not logged.
 package actors

@@ -24,6 +24,8 @@ type modelRequest struct {
 	id    uint64
 	req   models.Request
 	reply chan<- *modelReply
+	// answered is set by the model actor once it replied.
+	answered bool
 }
 
 // modelReply answers a modelRequest: the reply message as a term (see

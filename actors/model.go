@@ -62,6 +62,7 @@ func (a *modelActor) Receive(ctx actor.Context) {
 
 func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 	m := a.m
+	defer a.recoverRequest(ctx, r)
 	switch r.req.Method {
 	case methodSubscribe:
 		who := ctx.Sender()
@@ -85,12 +86,12 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 	case methodBroadcast:
 		seq, err := a.push(ctx, "broadcast", r.req.Props.Term(), ctx.Sender())
 		if err != nil {
-			a.reply(ctx, r, nil, err)
+			a.reply(ctx, r, nil, models.Errorf(models.CodeBadRequest, "the broadcast props cannot be encoded: %v", err))
 			return
 		}
 		a.reply(ctx, r, seq, nil)
 	default:
-		msg, err := a.call(ctx, r)
+		msg, err := a.call(r)
 		if err != nil {
 			pub, internal := publicError(m.name, err)
 			if internal {
@@ -113,10 +114,8 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 	}
 }
 
-// call runs the handler. If it panics, the request is answered with an
-// internal error first and the panic goes on to the supervisor, which
-// restarts the actor; the messages behind it wait in the mailbox.
-func (a *modelActor) call(ctx actor.Context, r *modelRequest) (msg any, err error) {
+// call runs the handler with the request's deadline.
+func (a *modelActor) call(r *modelRequest) (any, error) {
 	m := a.m
 	hctx := m.sys.ctx
 	if d := m.sys.cfg.RequestTimeout; d > 0 {
@@ -124,15 +123,25 @@ func (a *modelActor) call(ctx actor.Context, r *modelRequest) (msg any, err erro
 		hctx, cancel = context.WithTimeout(hctx, d)
 		defer cancel()
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			m.sys.log.Error("actors: model handler panicked", "model", m.name, "method", r.req.Method,
-				"id", r.req.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			a.reply(ctx, r, nil, models.Errorf(models.CodeInternal, "the %s handler failed; the server log has the details", m.name))
-			panic(fmt.Sprintf("model %q handler panicked: %v", m.name, p))
-		}
-	}()
 	return m.h.Sync(hctx, r.req)
+}
+
+// recoverRequest handles a panic while serving r, the handler's or ours:
+// r is answered with an internal error unless it was already, and the
+// panic goes on to the supervisor, which restarts the actor; the messages
+// behind r wait in the mailbox.
+func (a *modelActor) recoverRequest(ctx actor.Context, r *modelRequest) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	m := a.m
+	m.sys.log.Error("actors: model handler panicked", "model", m.name, "method", r.req.Method,
+		"id", r.req.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	if !r.answered {
+		a.reply(ctx, r, nil, models.Errorf(models.CodeInternal, "the %s handler failed; the server log has the details", m.name))
+	}
+	panic(fmt.Sprintf("model %q panicked serving %s: %v", m.name, r.req.Method, p))
 }
 
 // push sends {sync, Event, Model, Props, Seq} to every subscriber but
@@ -158,6 +167,7 @@ func (a *modelActor) push(ctx actor.Context, event bert.Atom, props any, except 
 }
 
 func (a *modelActor) reply(ctx actor.Context, r *modelRequest, msg any, err error) {
+	r.answered = true
 	rep := &modelReply{id: r.id, msg: msg, err: err}
 	if r.reply != nil {
 		r.reply <- rep // buffered: never blocks

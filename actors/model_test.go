@@ -183,7 +183,9 @@ func TestGracefulShutdown(t *testing.T) {
 	shutdownDone := make(chan error, 1)
 	go func() { shutdownDone <- sys.Shutdown(context.Background()) }()
 	// Wait until Shutdown has begun; then a new frame is refused, in order.
-	<-sys.closed
+	for !sys.isClosing() {
+		runtime.Gosched()
+	}
 	send(t, s, request("read", "slow", nil, int64(2)))
 	select {
 	case err := <-shutdownDone:

@@ -2,7 +2,9 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -152,10 +154,12 @@ type pending struct {
 	// data is the encoded reply, set when done.
 	data []byte
 	done bool
-	// repeat is how many times data is sent (rejected frames share one
-	// entry); fromFrame says the entry holds a slot of Session.inflight.
-	repeat    int
-	fromFrame bool
+	// repeat is how many times data is sent: rejected frames share one
+	// entry (rateLimited). fromFrame says the entry holds a slot of
+	// Session.inflight.
+	repeat      int
+	fromFrame   bool
+	rateLimited bool
 }
 
 // sessionActor is the only producer for its connection. It keeps the
@@ -253,16 +257,7 @@ func (a *sessionActor) inbound(ctx actor.Context, f Frame) {
 		a.answer(ctx, e, nil, models.Errorf(models.CodeTooLarge, "frame of %d bytes, the limit is %d", len(f.Data), max))
 		return
 	}
-	var term any
-	if err := bert.Unmarshal(f.Data, &term); err != nil {
-		code := models.CodeBadRequest
-		if errors.Is(err, bert.ErrTooLarge) {
-			code = models.CodeTooLarge
-		}
-		a.answer(ctx, e, nil, models.Errorf(code, "not a valid BERT term: %v", err))
-		return
-	}
-	req, ref, hasRef, err := parseRequest(term)
+	req, ref, hasRef, err := a.decode(f.Data)
 	e.ref, e.hasRef = ref, hasRef
 	if err != nil {
 		a.answer(ctx, e, nil, err)
@@ -279,6 +274,27 @@ func (a *sessionActor) inbound(ctx actor.Context, f Frame) {
 	}
 	ctx.Request(m.pid, &modelRequest{id: e.id, req: req})
 	a.armRequestTimer(ctx)
+}
+
+// decode reads the request in data. A panic of the codec on hostile input
+// (a bug) answers that one request with an internal error instead of
+// closing the connection.
+func (a *sessionActor) decode(data []byte) (req models.Request, ref any, hasRef bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.s.sys.log.Error("actors: decoding a request panicked", "panic", fmt.Sprint(p), "frame_bytes", len(data), "stack", string(debug.Stack()))
+			err = models.Errorf(models.CodeInternal, "the request could not be decoded; the server log has the details")
+		}
+	}()
+	var term any
+	if err := bert.Unmarshal(data, &term); err != nil {
+		code := models.CodeBadRequest
+		if errors.Is(err, bert.ErrTooLarge) {
+			code = models.CodeTooLarge
+		}
+		return req, nil, false, models.Errorf(code, "not a valid BERT term: %v", err)
+	}
+	return parseRequest(term)
 }
 
 // model returns the model actor of a type, remembering it: the model
@@ -376,8 +392,15 @@ func (a *sessionActor) overflowed(ctx actor.Context) {
 	if n == 0 || a.stopping {
 		return
 	}
+	if last := len(a.q) - 1; last >= 0 && a.q[last].rateLimited {
+		// Still blocked behind the same head: count them in the last
+		// entry, so a flood costs no memory.
+		a.q[last].repeat += int(n)
+		return
+	}
 	e := a.enqueue(a.pushText)
 	e.repeat = int(n)
+	e.rateLimited = true
 	a.answer(ctx, e, nil, models.Errorf(models.CodeRateLimited,
 		"too many pending requests (limit %d): wait for replies before sending more", a.s.sys.cfg.MaxPendingRequests))
 }

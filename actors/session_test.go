@@ -318,6 +318,40 @@ func TestRateLimited(t *testing.T) {
 	wantOK(t, reply, int64(9))
 }
 
+// TestFlood: a client sending far more than it waits for gets one answer
+// per frame, in order, while the pending queue stays bounded.
+func TestFlood(t *testing.T) {
+	t.Parallel()
+	const frames = 3000
+	g := newGate()
+	sys := newTestSystem(t, Config{MaxPendingRequests: 4}, map[string]models.Handler{"slow": g})
+	tr := newFakeTransport(frames + 10)
+	s := sys.NewSession(tr)
+	frame := enc(t, request("read", "slow", nil))
+	for range frames {
+		s.Deliver(Frame{Data: frame})
+	}
+	g.waitEntered(t)
+	close(g.release)
+	ok, limited := 0, 0
+	for range frames {
+		reply, _ := tr.next(t)
+		switch reply[1] {
+		case bert.Atom("ok"):
+			ok++
+		default:
+			wantError(t, reply, models.CodeRateLimited)
+			limited++
+		}
+	}
+	if ok < 4 || ok+limited != frames {
+		t.Fatalf("%d ok, %d rate_limited of %d frames", ok, limited, frames)
+	}
+	send(t, s, request("read", "slow", nil, int64(1)))
+	reply, _ := tr.next(t)
+	wantOK(t, reply, int64(1))
+}
+
 func TestRequestTimeout(t *testing.T) {
 	t.Parallel()
 	g := newGate()

@@ -39,9 +39,7 @@ type System struct {
 	models   map[string]*modelState
 	sessions map[*Session]struct{}
 	closing  bool
-	// closed is closed when Shutdown begins, to wake Calls waiting on an
-	// actor that will not answer.
-	closed     chan struct{}
+
 	finishOnce sync.Once
 }
 
@@ -60,7 +58,6 @@ func NewSystem(ctx context.Context, cfg Config) (*System, error) {
 		log:      cfg.Logger,
 		models:   make(map[string]*modelState),
 		sessions: make(map[*Session]struct{}),
-		closed:   make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	paLog := protoactorLogger(cfg.Logger)
@@ -88,9 +85,10 @@ func (s *System) Config() Config { return s.cfg }
 // them) turned into their proplist term. A create, update, patch or
 // delete is pushed to the type's subscribers like any other. Besides the
 // five handler methods, Method may be "broadcast" (pushed to every
-// subscriber). Call waits at most until ctx is done or
-// [Config.RequestTimeout] passes; errors carry a [models.Code] for
-// [models.CodeOf].
+// subscriber), which returns the event's Seq. Call waits at most until
+// ctx is done or [Config.RequestTimeout] passes; its errors carry a
+// [models.Code] for [models.CodeOf]. Once [System.Shutdown] has begun it
+// returns [ErrShutdown].
 func (s *System) Call(ctx context.Context, req models.Request) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -218,7 +216,6 @@ func (s *System) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	if first {
-		close(s.closed)
 		s.log.Info("actors: shutting down", "sessions", len(sessions), "models", len(modelList))
 	}
 

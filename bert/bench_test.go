@@ -160,7 +160,7 @@ func BenchmarkSyncTuple(b *testing.B) {
 	b.Run("MarshalStruct", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
-		v := Tuple{Atom("sync"), Atom("create"), Atom("character"), &benchCharacter}
+		var v any = Tuple{Atom("sync"), Atom("create"), Atom("character"), &benchCharacter}
 		buf := make([]byte, 0, 512)
 		for b.Loop() {
 			var err error
@@ -172,7 +172,7 @@ func BenchmarkSyncTuple(b *testing.B) {
 	b.Run("MarshalTerm", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
-		v := syncTupleTerm()
+		var v any = syncTupleTerm()
 		buf := make([]byte, 0, 512)
 		for b.Loop() {
 			var err error
@@ -241,7 +241,7 @@ func BenchmarkBinary(b *testing.B) {
 		b.Run(name+"/Marshal", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
-			v := bytes.Repeat([]byte{'x'}, size)
+			var v any = bytes.Repeat([]byte{'x'}, size)
 			buf := make([]byte, 0, size+16)
 			for b.Loop() {
 				var err error
@@ -265,6 +265,7 @@ func BenchmarkList(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		var lv, iv any = l, ints
 		name := strconv.Itoa(n)
 		b.Run(name+"/DecodeAny", func(b *testing.B) {
 			b.ReportAllocs()
@@ -292,7 +293,7 @@ func BenchmarkList(b *testing.B) {
 			buf := make([]byte, 0, len(data))
 			for b.Loop() {
 				var err error
-				if buf, err = Append(buf[:0], l, Erlang); err != nil {
+				if buf, err = Append(buf[:0], lv, Erlang); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -303,7 +304,7 @@ func BenchmarkList(b *testing.B) {
 			buf := make([]byte, 0, len(data))
 			for b.Loop() {
 				var err error
-				if buf, err = Append(buf[:0], ints, Erlang); err != nil {
+				if buf, err = Append(buf[:0], iv, Erlang); err != nil {
 					b.Fatal(err)
 				}
 			}

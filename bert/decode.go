@@ -1,6 +1,7 @@
 package bert
 
 import (
+	"math"
 	"reflect"
 	"sync"
 )
@@ -31,9 +32,11 @@ import (
 //   - slices and arrays: lists, byte lists and tuples, element by element.
 //     Extra elements of an array's source are dropped, missing ones zeroed.
 //   - structs: proplists [{Key, Value}] whose keys are atoms, binaries or
-//     byte lists, {bert, dict, Proplist} and maps, matched exactly to field
-//     names (see [Marshal] for tags); unknown keys are ignored and a key
-//     that appears twice takes the last value, as maps:from_list does.
+//     byte lists (a bare atom in the list counts as {Atom, true}, as in
+//     Erlang's proplists), {bert, dict, Proplist} and maps, matched
+//     exactly to field names (see [Marshal] for tags); unknown keys,
+//     including keys that are not text, are ignored, and a key that
+//     appears twice takes the last value, as maps:from_list does.
 //   - maps: the same sources as structs; keys go through the key type's
 //     own rules (string keys accept atoms, binaries and byte lists).
 //   - pointers: {bert, nil} sets the pointer to nil; anything else
@@ -67,6 +70,22 @@ func (o UnmarshalOptions) Unmarshal(data []byte, v any) error {
 		return &InvalidUnmarshalError{reflect.TypeOf(v)}
 	}
 	lim := o.Limits.withDefaults()
+	if p, ok := v.(*any); ok && len(data) <= lim.MaxSize && len(data) > 1 &&
+		data[0] == versionMagic && data[1] != tagCompressed {
+		// Decoding into an interface checks the input as it goes, which
+		// saves the scanning pass; only a failure runs the scanner, to
+		// describe the error.
+		d := decodeStatePool.Get().(*decodeState)
+		d.init(data, o.ZeroCopy)
+		d.maxDepth = lim.MaxDepth
+		t := d.term()
+		good := !d.bad && d.off == len(data)
+		d.release()
+		if good {
+			*p = t
+			return nil
+		}
+	}
 	data, err := checkTerm(data, lim)
 	if err != nil {
 		return err
@@ -159,6 +178,10 @@ type decodeState struct {
 	savedError error
 	field      []string // struct field path, for error messages
 	keyStart   int      // offset of the key pairs last looked at
+	depth      int      // nesting of the term being decoded
+	maxDepth   int      // limit on depth for unchecked input
+	bad        bool     // term found the input malformed
+	pending    int      // terms that open containers still owe (see claim)
 
 	// Allocation arenas for the term tree of one decode. Tuples, lists
 	// and small binaries are carved from shared chunks (with their
@@ -170,12 +193,12 @@ type decodeState struct {
 
 	// atoms caches boxed atoms across decodes by this (pooled) state, so
 	// that the atoms every message repeats cost no allocation. Atoms are
-	// immutable, so sharing them is safe.
-	atoms map[string]any
+	// immutable, so sharing them is safe. It is direct-mapped: a slot
+	// holds the last atom that hashed to it.
+	atoms [256]atomSlot
 }
 
 const (
-	maxCachedAtoms   = 512
 	maxCachedAtomLen = 64
 	smallBinary      = 256 // binaries up to this size share a chunk
 )
@@ -190,6 +213,10 @@ func (d *decodeState) init(data []byte, zeroCopy bool) {
 	d.field = d.field[:0]
 	d.elemArena = nil
 	d.byteArena = nil
+	d.depth = 0
+	d.maxDepth = math.MaxInt
+	d.bad = false
+	d.pending = 0
 }
 
 func (d *decodeState) release() {

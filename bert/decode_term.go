@@ -8,9 +8,11 @@ import (
 	"unicode/utf8"
 )
 
-// This file decodes validated bytes into the term model (see term.go).
-// It trusts every length because the scanner has already checked the
-// whole term.
+// This file decodes bytes into the term model (see term.go). Every read
+// is bounds-checked, so term can run on unchecked input: Unmarshal into
+// an interface does that to save the separate scanning pass, and falls
+// back to the scanner only to describe an error. On bad input term sets
+// d.bad and returns nil; it never panics.
 
 // Shared values for empty containers, so that decoding [] or {} does not
 // allocate. They have length and capacity zero, so no caller can write
@@ -20,46 +22,117 @@ var (
 	emptyTuple any = Tuple{}
 )
 
+// fail marks the input bad and moves to its end, so that every later
+// read fails too.
+func (d *decodeState) fail() any {
+	d.bad = true
+	d.off = len(d.data)
+	return nil
+}
+
+// claim records that a container at p holds n more terms, each of at
+// least one byte. It fails if the terms that open containers still owe
+// and these n cannot fit in the bytes from p on: that bounds what
+// decoding allocates by the input's size even before the input has been
+// checked, however the containers nest.
+func (d *decodeState) claim(p int, n uint64) bool {
+	if !d.fits(p, uint64(d.pending)+n) {
+		return false
+	}
+	d.pending += int(n)
+	return true
+}
+
+// fits reports whether n more bytes are there at p.
+func (d *decodeState) fits(p int, n uint64) bool {
+	return p <= len(d.data) && n <= uint64(len(d.data)-p)
+}
+
 // term decodes the term at d.off into the term model.
 func (d *decodeState) term() any {
 	data := d.data
 	off := d.off
+	if off >= len(data) {
+		return d.fail()
+	}
 	tag := data[off]
 	p := off + 1
 	switch tag {
 	case tagSmallInt:
+		if !d.fits(p, 1) {
+			return d.fail()
+		}
 		d.off = p + 1
 		return int64(data[p])
 	case tagInt:
+		if !d.fits(p, 4) {
+			return d.fail()
+		}
 		d.off = p + 4
 		return int64(int32(binary.BigEndian.Uint32(data[p:])))
 	case tagNewFloat:
+		if !d.fits(p, 8) {
+			return d.fail()
+		}
+		f := math.Float64frombits(binary.BigEndian.Uint64(data[p:]))
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return d.fail()
+		}
 		d.off = p + 8
-		return math.Float64frombits(binary.BigEndian.Uint64(data[p:]))
+		return f
 	case tagFloat:
-		d.off = floatExtEnd(data, p)
-		f, _ := parseFloatExt(data[p:d.off])
+		end := floatExtEnd(data, p)
+		f, ok := parseFloatExt(data[p:end])
+		if !ok {
+			return d.fail()
+		}
+		d.off = end
 		return f
 	case tagAtom, tagSmallAtom, tagAtomUTF8, tagSmallAtomUTF8:
 		return d.atom()
 	case tagSmallTuple, tagLargeTuple:
-		var n int
+		var n uint64
 		if tag == tagSmallTuple {
-			n = int(data[p])
+			if !d.fits(p, 1) {
+				return d.fail()
+			}
+			n = uint64(data[p])
 			p++
 		} else {
-			n = int(binary.BigEndian.Uint32(data[p:]))
+			if !d.fits(p, 4) {
+				return d.fail()
+			}
+			n = uint64(binary.BigEndian.Uint32(data[p:]))
 			p += 4
+		}
+		if !d.claim(p, n) {
+			return d.fail()
 		}
 		d.off = p
 		if n == 0 {
 			return emptyTuple
 		}
-		t := Tuple(d.allocElems(n))
+		if d.depth >= d.maxDepth {
+			return d.fail()
+		}
+		if n == 2 {
+			// {bert, nil | true | false} without building the tuple.
+			if v, ok := d.bertConst(); ok {
+				d.pending -= 2
+				return v
+			}
+		}
+		d.depth++
+		t := Tuple(d.allocElems(int(n)))
 		for i := range t {
+			d.pending--
 			t[i] = d.term()
 		}
-		if n <= 5 {
+		d.depth--
+		if d.bad {
+			return nil
+		}
+		if n >= 2 && n <= 5 {
 			if a, ok := t[0].(Atom); ok && a == "bert" {
 				if v, ok := complexTerm(t); ok {
 					return v
@@ -71,19 +144,37 @@ func (d *decodeState) term() any {
 		d.off = p
 		return emptyList
 	case tagString:
+		if !d.fits(p, 2) {
+			return d.fail()
+		}
 		n := int(binary.BigEndian.Uint16(data[p:]))
+		if !d.fits(p+2, uint64(n)) {
+			return d.fail()
+		}
 		d.off = p + 2 + n
 		return ByteList(d.bytes(p+2, n))
 	case tagList:
 		return d.list()
 	case tagBinary:
-		n := int(binary.BigEndian.Uint32(data[p:]))
-		d.off = p + 4 + n
-		return d.bytes(p+4, n)
+		if !d.fits(p, 4) {
+			return d.fail()
+		}
+		n := uint64(binary.BigEndian.Uint32(data[p:]))
+		if !d.fits(p+4, n) {
+			return d.fail()
+		}
+		d.off = p + 4 + int(n)
+		return d.bytes(p+4, int(n))
 	case tagBitBinary:
-		n := int(binary.BigEndian.Uint32(data[p:]))
+		if !d.fits(p, 5) {
+			return d.fail()
+		}
+		n := uint64(binary.BigEndian.Uint32(data[p:]))
 		bits := data[p+4]
-		d.off = p + 5 + n
+		if !d.fits(p+5, n) || n == 0 || bits == 0 || bits > 8 {
+			return d.fail()
+		}
+		d.off = p + 5 + int(n)
 		b := make([]byte, n)
 		copy(b, data[p+5:])
 		if bits == 8 {
@@ -92,19 +183,66 @@ func (d *decodeState) term() any {
 		b[n-1] &^= byte(0xff) >> bits
 		return BitBinary{Data: b, Bits: bits}
 	case tagSmallBig, tagLargeBig:
-		return d.bigInt()
+		i, b, ok := d.bigIntParts()
+		if !ok {
+			return d.fail()
+		}
+		if b != nil {
+			return b
+		}
+		return i
 	case tagMap:
-		n := int(binary.BigEndian.Uint32(data[p:]))
+		if !d.fits(p, 4) {
+			return d.fail()
+		}
+		n := uint64(binary.BigEndian.Uint32(data[p:]))
+		if !d.claim(p+4, 2*n) {
+			return d.fail()
+		}
 		d.off = p + 4
+		if n > 0 && d.depth >= d.maxDepth {
+			return d.fail()
+		}
+		d.depth++
 		m := make(Map, n)
 		for i := range m {
+			d.pending -= 2
 			m[i].Key = d.term()
 			m[i].Value = d.term()
 		}
+		d.depth--
+		if d.bad {
+			return nil
+		}
 		return m
 	}
-	// Unreachable for scanned input.
-	panic("bert: internal error: unscanned tag")
+	return d.fail()
+}
+
+// bertConst decodes the elements of a 2-tuple at d.off if they are
+// {bert, nil}, {bert, true} or {bert, false}.
+func (d *decodeState) bertConst() (any, bool) {
+	save := d.off
+	if !d.isAtom() {
+		return nil, false
+	}
+	if b, _, ok := d.atomBytes(); !ok || string(b) != "bert" || !d.isAtom() {
+		d.off = save
+		return nil, false
+	}
+	b, _, ok := d.atomBytes()
+	if ok {
+		switch string(b) {
+		case "nil":
+			return nil, true
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	d.off = save
+	return nil, false
 }
 
 // bytes returns n bytes at p: a copy, or a sub-slice of the input when
@@ -114,6 +252,9 @@ func (d *decodeState) bytes(p, n int) []byte {
 		return d.data[p : p+n : p+n]
 	}
 	var b []byte
+	if n == 0 {
+		return []byte{}
+	}
 	if n <= smallBinary {
 		if len(d.byteArena) < n {
 			// Each binary is at least as long in the input, so the chunk
@@ -135,7 +276,7 @@ func (d *decodeState) allocElems(n int) []any {
 		// Every element takes at least a byte of input, so a chunk as
 		// long as the remaining input is never too small to finish on;
 		// cap it so that small terms do not pay for large chunks.
-		size := max(n, min(len(d.data)-d.off, 256))
+		size := max(n, min((len(d.data)-d.off)/4, 256))
 		if n > 256 {
 			size = n
 		}
@@ -149,27 +290,41 @@ func (d *decodeState) allocElems(n int) []any {
 // atom decodes the atom at d.off as a boxed Atom, from the cache when it
 // can.
 func (d *decodeState) atom() any {
-	b, latin1 := d.atomBytes()
-	if len(b) > maxCachedAtomLen {
-		return Atom(atomString(b, latin1))
+	b, latin1, ok := d.atomBytes()
+	if !ok {
+		return d.fail()
 	}
-	if v, ok := d.atoms[string(b)]; ok {
-		if !latin1 || isASCII(b) {
-			return v
+	var slot *atomSlot
+	if len(b) <= maxCachedAtomLen && (!latin1 || isASCII(b)) {
+		// Only valid UTF-8 is ever cached, so a hit needs no check.
+		slot = &d.atoms[atomHash(b)]
+		if slot.text == string(b) && slot.v != nil {
+			return slot.v
 		}
+	}
+	if !latin1 && !utf8.Valid(b) {
+		return d.fail()
 	}
 	s := atomString(b, latin1)
 	v := any(Atom(s))
-	if s == string(b) {
-		if d.atoms == nil {
-			d.atoms = make(map[string]any, 32)
-		}
-		if len(d.atoms) >= maxCachedAtoms {
-			clear(d.atoms)
-		}
-		d.atoms[s] = v
+	if slot != nil {
+		slot.text, slot.v = s, v
 	}
 	return v
+}
+
+// atomSlot is one entry of the atom cache.
+type atomSlot struct {
+	text string
+	v    any // Atom(text), boxed
+}
+
+// atomHash picks the cache slot for atom text b.
+func atomHash(b []byte) uint8 {
+	if len(b) == 0 {
+		return 0
+	}
+	return uint8(uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)/2])*3 + uint(b[len(b)-1]))
 }
 
 func isASCII(b []byte) bool {
@@ -182,21 +337,31 @@ func isASCII(b []byte) bool {
 }
 
 // atomBytes returns the raw text of the atom at d.off, whether it is
-// Latin-1 encoded, and advances past it.
-func (d *decodeState) atomBytes() ([]byte, bool) {
+// Latin-1 encoded, and advances past it. ok is false (and d.off
+// unchanged) if the atom runs past the input.
+func (d *decodeState) atomBytes() (b []byte, latin1, ok bool) {
 	data := d.data
 	tag := data[d.off]
 	p := d.off + 1
 	var n int
 	if tag == tagSmallAtom || tag == tagSmallAtomUTF8 {
+		if !d.fits(p, 1) {
+			return nil, false, false
+		}
 		n = int(data[p])
 		p++
 	} else {
+		if !d.fits(p, 2) {
+			return nil, false, false
+		}
 		n = int(binary.BigEndian.Uint16(data[p:]))
 		p += 2
 	}
+	if !d.fits(p, uint64(n)) {
+		return nil, false, false
+	}
 	d.off = p + n
-	return data[p : p+n], tag == tagAtom || tag == tagSmallAtom
+	return data[p : p+n], tag == tagAtom || tag == tagSmallAtom, true
 }
 
 // atomString converts atom text to a UTF-8 string.
@@ -223,33 +388,70 @@ func latin1ToUTF8(b []byte) string {
 // elements so that [a | "bc"] decodes as the proper list [a, 98, 99].
 func (d *decodeState) list() any {
 	data := d.data
-	n := int(binary.BigEndian.Uint32(data[d.off+1:]))
-	d.off += 5
-	elems := List(d.allocElems(n))
+	p := d.off + 1
+	if !d.fits(p, 4) {
+		return d.fail()
+	}
+	n := uint64(binary.BigEndian.Uint32(data[p:]))
+	p += 4
+	// n elements and the tail.
+	if !d.claim(p, n+1) || d.depth >= d.maxDepth {
+		return d.fail()
+	}
+	d.off = p
+	d.depth++
+	elems := List(d.allocElems(int(n)))
 	for i := range elems {
+		d.pending--
 		elems[i] = d.term()
 	}
 	for {
+		if d.bad || d.off >= len(data) {
+			return d.fail()
+		}
+		d.pending-- // the tail
 		switch data[d.off] {
 		case tagNil:
 			d.off++
+			d.depth--
 			return elems
 		case tagString:
-			n := int(binary.BigEndian.Uint16(data[d.off+1:]))
-			for _, c := range data[d.off+3 : d.off+3+n] {
+			p := d.off + 1
+			if !d.fits(p, 2) {
+				return d.fail()
+			}
+			n := int(binary.BigEndian.Uint16(data[p:]))
+			if !d.fits(p+2, uint64(n)) {
+				return d.fail()
+			}
+			for _, c := range data[p+2 : p+2+n] {
 				elems = append(elems, int64(c))
 			}
-			d.off += 3 + n
+			d.off = p + 2 + n
+			d.depth--
 			return elems
 		case tagList:
-			n := int(binary.BigEndian.Uint32(data[d.off+1:]))
-			d.off += 5
-			for i := 0; i < n; i++ {
+			p := d.off + 1
+			if !d.fits(p, 4) {
+				return d.fail()
+			}
+			n := uint64(binary.BigEndian.Uint32(data[p:]))
+			if !d.claim(p+4, n+1) {
+				return d.fail()
+			}
+			d.off = p + 4
+			for i := uint64(0); i < n; i++ {
+				d.pending--
 				elems = append(elems, d.term())
 			}
 			continue
 		}
+		// The tail is at the list's own depth, as the scanner sees it.
+		d.depth--
 		tail := d.term()
+		if d.bad {
+			return nil
+		}
 		if len(elems) == 0 {
 			return tail
 		}
@@ -257,30 +459,32 @@ func (d *decodeState) list() any {
 	}
 }
 
-// bigInt decodes SMALL_BIG_EXT or LARGE_BIG_EXT at d.off: an int64 when
-// the value fits, whatever the encoding's length, else a *big.Int.
-func (d *decodeState) bigInt() any {
-	i, b := d.bigIntParts()
-	if b != nil {
-		return b
-	}
-	return i
-}
-
-func (d *decodeState) bigIntParts() (int64, *big.Int) {
+// bigIntParts decodes SMALL_BIG_EXT or LARGE_BIG_EXT at d.off: an int64
+// when the value fits, whatever the encoding's length, else a *big.Int.
+// ok is false if the input is malformed.
+func (d *decodeState) bigIntParts() (i int64, b *big.Int, ok bool) {
 	data := d.data
 	p := d.off + 1
-	var n int
+	var n uint64
 	if data[d.off] == tagSmallBig {
-		n = int(data[p])
+		if !d.fits(p, 1) {
+			return 0, nil, false
+		}
+		n = uint64(data[p])
 		p++
 	} else {
-		n = int(binary.BigEndian.Uint32(data[p:]))
+		if !d.fits(p, 4) {
+			return 0, nil, false
+		}
+		n = uint64(binary.BigEndian.Uint32(data[p:]))
 		p += 4
 	}
+	if !d.fits(p, n+1) || data[p] > 1 {
+		return 0, nil, false
+	}
 	neg := data[p] == 1
-	digits := data[p+1 : p+1+n]
-	d.off = p + 1 + n
+	digits := data[p+1 : p+1+int(n)]
+	d.off = p + 1 + int(n)
 	// Ignore high-order zero digits: BERT-JS pads small numbers.
 	for len(digits) > 0 && digits[len(digits)-1] == 0 {
 		digits = digits[:len(digits)-1]
@@ -291,21 +495,21 @@ func (d *decodeState) bigIntParts() (int64, *big.Int) {
 			u = u<<8 | uint64(digits[i])
 		}
 		if !neg && u <= math.MaxInt64 {
-			return int64(u), nil
+			return int64(u), nil, true
 		}
 		if neg && u <= 1<<63 {
-			return int64(-u), nil
+			return int64(-u), nil, true
 		}
 	}
 	be := make([]byte, len(digits))
 	for i, c := range digits {
 		be[len(be)-1-i] = c
 	}
-	b := new(big.Int).SetBytes(be)
+	b = new(big.Int).SetBytes(be)
 	if neg {
 		b.Neg(b)
 	}
-	return 0, b
+	return 0, b, true
 }
 
 // complexTerm converts a decoded {bert, ...} tuple to its Go form when it

@@ -92,6 +92,7 @@ var unmarshalTests = []unmarshalTest{
 	{name: "bert time", in: term(tup(5), atomJ("bert"), atomJ("time"), tagInt, u32(1255), tagInt, u32(295581), tagInt, u32(446228)), ptr: new(any), out: time.Date(2009, 10, 11, 21, 13, 1, 446228000, time.UTC)},
 	{name: "bert time out of range", in: term(tup(5), atomJ("bert"), atomJ("time"), sint(1), tagInt, u32(1000000), sint(0)), ptr: new(any), out: Tuple{Atom("bert"), Atom("time"), int64(1), int64(1000000), int64(0)}},
 	{name: "bert regex", in: term(tup(4), atomJ("bert"), atomJ("regex"), bin("^c(a*)t$"), list(1), atomJ("caseless"), tagNil), ptr: new(any), out: Regex{Source: []byte("^c(a*)t$"), Options: List{Atom("caseless")}}},
+	{name: "bert alone", in: term(tup(1), atomJ("bert")), ptr: new(any), out: Tuple{Atom("bert")}},
 	{name: "bert unknown", in: term(bertJ("other")), ptr: new(any), out: Tuple{Atom("bert"), Atom("other")}},
 	{name: "compressed", in: compress(term(list(3), sint(1), sint(2), sint(3), tagNil)), ptr: new(any), out: List{int64(1), int64(2), int64(3)}},
 
@@ -159,12 +160,29 @@ var unmarshalTests = []unmarshalTest{
 	{name: "struct from bert nil", in: term(bertJ("nil")), ptr: new(tagged), out: tagged{}},
 	{name: "struct keeps going after type error", in: term(list(2), tup(2), atomJ("level"), bin("high"), tup(2), atomJ("name"), bin("Bob"), tagNil), ptr: new(tagged), out: tagged{Name: "Bob"}, err: &UnmarshalTypeError{Value: "binary", Type: reflect.TypeFor[int](), Offset: 16, Field: "level"}},
 	{name: "struct from integer", in: term(sint(1)), ptr: new(tagged), out: tagged{}, err: &UnmarshalTypeError{Value: "integer 1", Type: reflect.TypeFor[tagged](), Offset: 1}},
-	{name: "struct proplist with bare atom", in: term(list(2), atomJ("flag"), tup(2), atomJ("name"), bin("B"), tagNil), ptr: new(tagged), out: tagged{Name: "B"}, err: &UnmarshalTypeError{Value: "proplist element atom flag", Type: reflect.TypeFor[tagged](), Offset: 6}},
+	{name: "struct proplist with bare atom", in: term(list(2), atomJ("flag"), tup(2), atomJ("name"), bin("B"), tagNil), ptr: new(struct {
+		Flag bool   `bert:"flag"`
+		Name string `bert:"name"`
+	}), out: struct {
+		Flag bool   `bert:"flag"`
+		Name string `bert:"name"`
+	}{Flag: true, Name: "B"}},
+	{name: "struct proplist with other element", in: term(list(2), sint(1), tup(2), atomJ("name"), bin("B"), tagNil), ptr: new(tagged), out: tagged{Name: "B"}, err: &UnmarshalTypeError{Value: "proplist element integer 1", Type: reflect.TypeFor[tagged](), Offset: 6}},
+	{name: "struct ignores non-text keys", in: term(tagMap, u32(2), sint(1), sint(2), atomE("name"), bin("B")), ptr: new(tagged), out: tagged{Name: "B"}},
+	{name: "map proplist with bare atom", in: term(list(1), atomJ("flag"), tagNil), ptr: new(map[string]any), out: map[string]any{"flag": Atom("true")}},
 	{name: "embedded", in: term(list(3), tup(2), atomJ("id"), bin("7"), tup(2), atomJ("Inner"), sint(1), tup(2), atomJ("name"), bin("n"), tagNil), ptr: new(outer), out: outer{Embedded: Embedded{ID: "7", Inner: 1}, Name: "n"}},
 	{name: "recursive", in: term(list(2), tup(2), atomJ("name"), bin("a"), tup(2), atomJ("kids"), list(1), list(1), tup(2), atomJ("name"), bin("b"), tagNil, tagNil, tagNil), ptr: new(node), out: node{Name: "a", Kids: []node{{Name: "b"}}}},
-	{name: "any field", in: term(list(1), tup(2), atomJ("v"), tup(1), sint(1), tagNil), ptr: new(struct{ V any `bert:"v"` }), out: struct{ V any `bert:"v"` }{V: Tuple{int64(1)}}},
+	{name: "any field", in: term(list(1), tup(2), atomJ("v"), tup(1), sint(1), tagNil), ptr: new(struct {
+		V any `bert:"v"`
+	}), out: struct {
+		V any `bert:"v"`
+	}{V: Tuple{int64(1)}}},
 	{name: "Unmarshaler", in: term(tup(1), sint(1)), ptr: new(textUnmarshaler), out: textUnmarshaler{got: term(tup(1), sint(1))}},
-	{name: "RawTerm field", in: term(list(1), tup(2), atomJ("r"), tup(1), sint(1), tagNil), ptr: new(struct{ R RawTerm `bert:"r"` }), out: struct{ R RawTerm `bert:"r"` }{R: RawTerm(term(tup(1), sint(1)))}},
+	{name: "RawTerm field", in: term(list(1), tup(2), atomJ("r"), tup(1), sint(1), tagNil), ptr: new(struct {
+		R RawTerm `bert:"r"`
+	}), out: struct {
+		R RawTerm `bert:"r"`
+	}{R: RawTerm(term(tup(1), sint(1)))}},
 	{name: "non-empty interface", in: term(sint(1)), ptr: new(error), out: error(nil), err: &UnmarshalTypeError{Value: "integer 1", Type: reflect.TypeFor[error](), Offset: 1}},
 }
 
@@ -339,6 +357,16 @@ func TestUnmarshalErrors(t *testing.T) {
 			}
 			if tt.msg != "" && !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("message %q does not contain %q", err, tt.msg)
+			}
+			// Decoding into a Go type goes through the scanner first;
+			// it must report the same error as decoding into any.
+			var ft fuzzTarget
+			err2 := UnmarshalOptions{Limits: tt.lim}.Unmarshal(tt.in, &ft)
+			if err2 == nil || err2.Error() != err.Error() {
+				t.Errorf("into a struct: %v; into any: %v", err2, err)
+			}
+			if !reflect.ValueOf(ft).IsZero() {
+				t.Errorf("struct was written: %+v", ft)
 			}
 		})
 	}

@@ -129,18 +129,19 @@ func (d *decodeState) describe() string {
 		i, b := d.integer()
 		d.off = save
 		if b != nil {
-			s := b.String()
-			if len(s) > 30 {
-				s = s[:30] + "..."
+			if b.BitLen() > 256 {
+				// Printing a huge number in decimal is slow; an error
+				// message must not cost an attacker-chosen amount of work.
+				return "integer of " + strconv.Itoa(b.BitLen()) + " bits"
 			}
-			return "integer " + s
+			return "integer " + b.String()
 		}
 		return "integer " + strconv.FormatInt(i, 10)
 	case tagNewFloat, tagFloat:
 		return "float"
 	case tagAtom, tagSmallAtom, tagAtomUTF8, tagSmallAtomUTF8:
 		save := d.off
-		b, latin1 := d.atomBytes()
+		b, latin1, _ := d.atomBytes()
 		d.off = save
 		if len(b) > 30 {
 			b = b[:30]
@@ -182,10 +183,10 @@ func (d *decodeState) bertForm() (string, int) {
 	if !d.isAtom() {
 		return "", 0
 	}
-	if b, _ := d.atomBytes(); string(b) != "bert" || !d.isAtom() {
+	if b, _, _ := d.atomBytes(); string(b) != "bert" || !d.isAtom() {
 		return "", 0
 	}
-	b, _ := d.atomBytes()
+	b, _, _ := d.atomBytes()
 	switch string(b) {
 	case "nil":
 		return "nil", arity
@@ -204,6 +205,9 @@ func (d *decodeState) bertForm() (string, int) {
 }
 
 func (d *decodeState) isAtom() bool {
+	if d.off >= len(d.data) {
+		return false
+	}
 	switch d.data[d.off] {
 	case tagAtom, tagSmallAtom, tagAtomUTF8, tagSmallAtomUTF8:
 		return true
@@ -232,7 +236,8 @@ func (d *decodeState) integer() (int64, *big.Int) {
 		d.off = p + 4
 		return int64(int32(binary.BigEndian.Uint32(data[p:]))), nil
 	}
-	return d.bigIntParts()
+	i, b, _ := d.bigIntParts()
+	return i, b
 }
 
 func (d *decodeState) isInteger() bool {
@@ -285,7 +290,7 @@ func boolDecoder(d *decodeState, v reflect.Value) {
 	}
 	if d.isAtom() {
 		save := d.off
-		b, _ := d.atomBytes()
+		b, _, _ := d.atomBytes()
 		switch string(b) {
 		case "true":
 			v.SetBool(true)
@@ -475,7 +480,7 @@ func (d *decodeState) text() ([]byte, bool) {
 		d.off = p + 2 + n
 		return data[p+2 : p+2+n], true
 	case tagAtom, tagSmallAtom, tagAtomUTF8, tagSmallAtomUTF8:
-		b, latin1 := d.atomBytes()
+		b, latin1, _ := d.atomBytes()
 		if latin1 {
 			for _, c := range b {
 				if c >= 0x80 {
@@ -738,7 +743,12 @@ func (sd *structDecoder) decode(d *decodeState, v reflect.Value) {
 		d.field = append(d.field, f.name)
 		sd.decoders[i](d, fv)
 		d.field = d.field[:len(d.field)-1]
-	}, nil)
+	}, func() {
+		// A key that is not text names no field: ignore the pair, as
+		// other unknown keys are.
+		d.skip()
+		d.skip()
+	})
 }
 
 // fieldByIndex returns the field at index, allocating nil embedded
@@ -820,6 +830,24 @@ func (d *decodeState) pairs(t reflect.Type, textKey func(key []byte), termKey fu
 	d.typeError(t)
 }
 
+// atomTrueTerm is the encoded atom true, the value onAtomTrue gives a
+// bare atom in a proplist.
+var atomTrueTerm = []byte{tagSmallAtomUTF8, 4, 't', 'r', 'u', 'e'}
+
+// onAtomTrue runs onKey for the bare atom at d.off as if the input held
+// {Atom, true} there.
+func (d *decodeState) onAtomTrue(onKey func()) {
+	start := d.off
+	d.skip()
+	end := d.off
+	pair := make([]byte, 0, end-start+len(atomTrueTerm))
+	pair = append(append(pair, d.data[start:end]...), atomTrueTerm...)
+	data, zc := d.data, d.zeroCopy
+	d.data, d.off, d.zeroCopy = pair, 0, false
+	onKey()
+	d.data, d.off, d.zeroCopy = data, end, zc
+}
+
 // proplist walks a LIST_EXT of {Key, Value} tuples, calling onKey with
 // d.off at each key.
 func (d *decodeState) proplist(t reflect.Type, onKey func()) {
@@ -831,6 +859,11 @@ func (d *decodeState) proplist(t reflect.Type, onKey func()) {
 			if data[d.off] == tagSmallTuple && data[d.off+1] == 2 {
 				d.off += 2
 				onKey()
+				continue
+			}
+			if d.isAtom() {
+				// A bare atom in a proplist is short for {Atom, true}.
+				d.onAtomTrue(onKey)
 				continue
 			}
 			d.saveError(&UnmarshalTypeError{Value: "proplist element " + d.describe(), Type: t, Offset: int64(d.off), Field: strings.Join(d.field, ".")})

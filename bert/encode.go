@@ -52,18 +52,13 @@ import (
 // Values nested deeper than DefaultMaxDepth (for instance a cycle) are a
 // *LimitError wrapping ErrTooDeep.
 func Marshal(v any) ([]byte, error) {
-	e := newEncodeState(nil, BERTJS, DefaultMaxDepth)
-	defer e.release()
-	e.buf = append(e.buf, versionMagic)
-	if err := e.encode(v); err != nil {
-		return nil, err
-	}
-	return slices.Clone(e.buf), nil
+	return Append(nil, v, BERTJS)
 }
 
 // Append appends the external term encoding of v in profile p, starting
-// with the version byte 131, to dst and returns the extended buffer. On
-// error dst is returned unchanged in content (its spare capacity may have
+// with the version byte 131, to dst and returns the extended buffer. With
+// a nil dst it returns a new slice of exactly the term's length. On error
+// it returns dst, with its contents unchanged (its spare capacity may have
 // been written).
 func Append(dst []byte, v any, p Profile) ([]byte, error) {
 	e := newEncodeState(dst, p, DefaultMaxDepth)
@@ -72,9 +67,10 @@ func Append(dst []byte, v any, p Profile) ([]byte, error) {
 	if err := e.encode(v); err != nil {
 		return dst, err
 	}
-	out := e.buf
-	e.buf = nil
-	return out, nil
+	if dst == nil {
+		return slices.Clone(e.buf), nil
+	}
+	return e.buf, nil
 }
 
 // Marshaler is implemented by types that encode themselves. MarshalBERT
@@ -88,24 +84,23 @@ type Marshaler interface {
 
 // encodeState holds the buffer and settings of one encoding.
 type encodeState struct {
-	buf      []byte
-	profile  Profile
-	depth    int
-	maxDepth int
-	scratch  []byte
+	buf        []byte // where the term is written: the caller's dst or scratch
+	scratch    []byte // the pooled buffer, used when the caller gives none
+	useScratch bool
+	profile    Profile
+	depth      int
+	maxDepth   int
 }
 
-var encodeStatePool sync.Pool
+var encodeStatePool = sync.Pool{New: func() any { return &encodeState{scratch: make([]byte, 0, 512)} }}
 
 func newEncodeState(dst []byte, p Profile, maxDepth int) *encodeState {
-	e, _ := encodeStatePool.Get().(*encodeState)
-	if e == nil {
-		e = &encodeState{buf: make([]byte, 0, 256)}
-	}
-	if dst != nil {
-		e.buf = dst
+	e := encodeStatePool.Get().(*encodeState)
+	e.useScratch = dst == nil
+	if e.useScratch {
+		e.buf = e.scratch[:0]
 	} else {
-		e.buf = e.buf[:0]
+		e.buf = dst
 	}
 	e.profile = p
 	e.depth = 0
@@ -113,15 +108,15 @@ func newEncodeState(dst []byte, p Profile, maxDepth int) *encodeState {
 	return e
 }
 
+// release returns e to the pool; nothing may use e.buf afterwards. A
+// scratch buffer that grew is kept unless it grew large: a pooled
+// multi-megabyte buffer would pin memory long after the one big term
+// that needed it.
 func (e *encodeState) release() {
-	// Keep small buffers only: a pooled multi-megabyte buffer would pin
-	// memory long after the one big term that grew it.
-	if cap(e.buf) > 64<<10 {
-		e.buf = nil
+	if e.useScratch && cap(e.buf) <= 64<<10 {
+		e.scratch = e.buf[:0]
 	}
-	if e.buf == nil {
-		e.buf = make([]byte, 0, 256)
-	}
+	e.buf = nil
 	encodeStatePool.Put(e)
 }
 
@@ -759,7 +754,14 @@ func newTypeEncoder(t reflect.Type, allowAddr bool) encoderFunc {
 				e.writeNil()
 				return nil
 			}
-			return elem(e, v.Elem())
+			// Count pointers as nesting too: a pointer that points to
+			// itself, directly or through an interface, is a cycle.
+			if err := e.enter(); err != nil {
+				return err
+			}
+			err := elem(e, v.Elem())
+			e.depth--
+			return err
 		}
 	}
 	return func(e *encodeState, v reflect.Value) error { return &UnsupportedTypeError{Type: t} }
@@ -933,7 +935,7 @@ func isEmptyValue(v reflect.Value) bool {
 // sorted order, other keys as terms ordered by their encoding, so that
 // equal maps give equal bytes.
 func newMapEncoder(t reflect.Type) encoderFunc {
-	keyString := t.Key().Kind() == reflect.String && t.Key() != atomType
+	keyString := t.Key().Kind() == reflect.String && !t.Key().Implements(marshalerType)
 	keyEnc := typeEncoder(t.Key())
 	elemEnc := typeEncoder(t.Elem())
 	return func(e *encodeState, v reflect.Value) error {

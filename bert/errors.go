@@ -18,7 +18,7 @@ var ErrTooLarge = errors.New("bert: term too large")
 
 // ErrTrailingData is wrapped by the *SyntaxError that [Unmarshal] returns
 // when bytes follow the term.
-var ErrTrailingData = errors.New("trailing data after term")
+var ErrTrailingData = errors.New("bert: trailing data after term")
 
 // A SyntaxError describes bytes that are not a valid external term.
 // Truncated input wraps io.ErrUnexpectedEOF.

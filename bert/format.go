@@ -280,9 +280,8 @@ func compact(t any, width, depth int) (string, bool, error) {
 	return m.b.String(), true, nil
 }
 
-// pretty prints t starting at column col; indent is the column the
-// current line's content began at (unused beyond col, kept for clarity of
-// the recursion).
+// pretty prints t starting at column col: on one line if it fits in the
+// rest of the line, else with its elements on lines of their own.
 func (f *formatter) pretty(t any, col, depth int) error {
 	if depth > maxTextDepth {
 		return fmt.Errorf("bert: term nested deeper than %d levels", maxTextDepth)
@@ -471,21 +470,17 @@ func orZero(s string) string {
 	return s
 }
 
-// formatTime writes a time as {bert,time,Mega,Sec,Micro}; sub-microsecond
-// precision is dropped, as the wire form has none.
+// formatTime writes a time as {bert,time,Mega,Sec,Micro}, as the encoder
+// does: from whole seconds (microseconds since 1970 overflow int64 for
+// far years), dropping sub-microsecond precision, which the form lacks.
 func formatTime(t time.Time) string {
-	us := t.UnixMicro()
-	mega, rest := us/1e12, us%1e12
-	sec, micro := rest/1e6, rest%1e6
-	if micro < 0 {
-		micro += 1e6
-		sec--
-	}
-	if sec < 0 {
-		sec += 1e6
+	sec := t.Unix()
+	mega, s := sec/1e6, sec%1e6
+	if s < 0 {
 		mega--
+		s += 1e6
 	}
-	return fmt.Sprintf("{bert,time,%d,%d,%d}", mega, sec, micro)
+	return fmt.Sprintf("{bert,time,%d,%d,%d}", mega, s, t.Nanosecond()/1e3)
 }
 
 // reservedWords are the atoms erl_scan reads as keywords; they must be

@@ -11,7 +11,7 @@ import (
 )
 
 // readTerms splits a file of back-to-back external terms.
-func readTerms(t *testing.T, name string) [][]byte {
+func readTerms(t testing.TB, name string) [][]byte {
 	t.Helper()
 	data, err := os.ReadFile(name)
 	if err != nil {

@@ -42,6 +42,20 @@ var softKeywords = map[string]bool{"maybe": true, "else": true, "query": true}
 // maxAtomChars is Erlang's limit on the length of an atom, in characters.
 const maxAtomChars = 255
 
+// maxIntDigits bounds an integer literal. Converting decimal text to a
+// big.Int takes time quadratic in its length; 100000 digits (about
+// 330000 bits) take milliseconds, a megabyte of digits would take seconds.
+const maxIntDigits = 100000
+
+// maxSegmentBits bounds one binary segment, and maxParsedBinaryBits all
+// the binaries of one text together: "<<1:16777216>>" is 14 characters of
+// text for 2 MiB of binary, so without a bound a small text could ask for
+// any amount of memory.
+const (
+	maxSegmentBits      = 1 << 24
+	maxParsedBinaryBits = 64 << 20 * 8
+)
+
 // maxByteListLen is the longest list term_to_binary writes as STRING_EXT.
 const maxByteListLen = 65535
 
@@ -60,7 +74,9 @@ func (e *ParseError) Error() string {
 // Parse reads one Erlang term from text, as erl_parse:parse_term does,
 // and returns it in the term model (see the rules above). It fails with a
 // *[ParseError] on anything that is not a single term, including
-// variables, pids, funs and containers nested more than 10000 deep.
+// variables, pids and funs. Hostile text is bounded: containers nest at
+// most 10000 deep, integer literals have at most 100000 digits, and the
+// binaries of one text hold at most 64 MiB (a segment 2 MiB).
 func Parse(text string) (any, error) {
 	p := parser{src: text, line: 1, col: 1}
 	t, err := p.term()
@@ -133,6 +149,9 @@ type parser struct {
 	line, col int
 	depth     int
 	peeked    *token
+	// binaryBits counts the bits of the binaries parsed so far, against
+	// maxParsedBinaryBits.
+	binaryBits int64
 }
 
 func (p *parser) errAt(t token, format string, args ...any) *ParseError {
@@ -376,7 +395,11 @@ func (p *parser) binary() (any, error) {
 			return nil, p.errAt(tok, "unexpected %s, expected ',' or '>>' in a binary", tok.describe())
 		}
 	}
+	p.binaryBits += int64(w.bits)
 	if w.bits%8 == 0 {
+		if w.data == nil {
+			return []byte{}, nil
+		}
 		return w.data, nil
 	}
 	return BitBinary{Data: w.data, Bits: uint8(w.bits % 8)}, nil
@@ -399,7 +422,19 @@ func (p *parser) segment(w *bitWriter) error {
 		flt = &f
 	case tString:
 		isString = true
-		for _, r := range start.chars {
+		chars := start.chars
+		for { // adjacent strings join, as ~p writes long binaries
+			nt, err := p.peek()
+			if err != nil {
+				return err
+			}
+			if nt.kind != tString {
+				break
+			}
+			p.peeked = nil
+			chars = append(chars, nt.chars...)
+		}
+		for _, r := range chars {
 			ints = append(ints, big.NewInt(int64(r)))
 		}
 	case tPunct:
@@ -511,6 +546,9 @@ func (p *parser) segment(w *bitWriter) error {
 		if size >= 0 {
 			return p.errAt(start, "a %s segment takes no size", typ)
 		}
+		if int64(w.bits)+32*int64(len(ints)) > maxParsedBinaryBits-p.binaryBits {
+			return p.errAt(start, "binaries larger than %d bytes in all", maxParsedBinaryBits/8)
+		}
 		for _, n := range ints {
 			if !n.IsInt64() || !utf8.ValidRune(rune(n.Int64())) || n.Int64() > utf8.MaxRune {
 				return p.errAt(start, "%s is not a Unicode code point", n)
@@ -522,7 +560,9 @@ func (p *parser) segment(w *bitWriter) error {
 		if size < 0 {
 			size = 64
 		}
-		size *= unit
+		if size *= unit; size > 64 {
+			return p.errAt(start, "a float segment must be 32 or 64 bits, not %d", size)
+		}
 		f := float64(0)
 		if flt != nil {
 			f = *flt
@@ -546,8 +586,14 @@ func (p *parser) segment(w *bitWriter) error {
 		size = 8
 	}
 	size *= unit
+	if size > maxSegmentBits {
+		return p.errAt(start, "segment of %d bits is larger than %d", size, maxSegmentBits)
+	}
 	if little && size%8 != 0 {
 		return p.errAt(start, "little-endian segments must be whole bytes")
+	}
+	if int64(w.bits)+int64(size)*int64(len(ints)) > maxParsedBinaryBits-p.binaryBits {
+		return p.errAt(start, "binaries larger than %d bytes in all", maxParsedBinaryBits/8)
 	}
 	for _, n := range ints {
 		w.bigInt(n, size, little)
@@ -674,6 +720,11 @@ func (w *bitWriter) bigInt(n *big.Int, size int, little bool) {
 	mod := new(big.Int).Lsh(big.NewInt(1), uint(size))
 	m := new(big.Int).Mod(n, mod) // Euclidean: never negative
 	buf := m.FillBytes(make([]byte, (size+7)/8))
+	if !little && size%8 == 0 && w.bits%8 == 0 {
+		w.data = append(w.data, buf...)
+		w.bits += size
+		return
+	}
 	if little {
 		for i := len(buf) - 1; i >= 0; i-- {
 			w.bitsOf(uint64(buf[i]), 8)
@@ -964,6 +1015,9 @@ func digitVal(r rune) int {
 
 func (p *parser) number(tok token) (token, error) {
 	whole, _ := p.digits(10)
+	if len(whole) > maxIntDigits {
+		return tok, p.errAt(tok, "integer longer than %d digits", maxIntDigits)
+	}
 	r, _ := p.cur()
 	switch {
 	case r == '#':
@@ -975,6 +1029,9 @@ func (p *parser) number(tok token) (token, error) {
 		ds, _ := p.digits(base)
 		if ds == "" {
 			return tok, p.errHere("expected base-%d digits", base)
+		}
+		if len(ds) > maxIntDigits {
+			return tok, p.errAt(tok, "integer longer than %d digits", maxIntDigits)
 		}
 		n, _ := new(big.Int).SetString(ds, base)
 		tok.kind, tok.num = tInt, n

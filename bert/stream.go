@@ -112,6 +112,13 @@ func (dec *Decoder) next() (term, inner []byte, err error) {
 		}
 		if dec.err != nil {
 			if len(data) > 0 && errors.Is(dec.err, io.EOF) {
+				// The buffer is all the input there is: scan it as a
+				// whole input, which lets a BERT-JS float at the very end
+				// be short, as Unmarshal does.
+				if end, in, err := scanTerm(data, dec.lim, true); err == nil && end <= dec.lim.MaxSize {
+					dec.start += end
+					return data[:end:end], in, nil
+				}
 				return nil, nil, io.ErrUnexpectedEOF
 			}
 			return nil, nil, dec.err
@@ -128,6 +135,11 @@ func (dec *Decoder) next() (term, inner []byte, err error) {
 // fails; the error is kept in dec.err.
 func (dec *Decoder) fill(need int) {
 	unread := len(dec.buf) - dec.start
+	if unread == 0 && cap(dec.buf) > 64<<10 && need <= 4096 {
+		// Do not keep a big term's buffer for a long-lived stream of
+		// small ones.
+		dec.buf, dec.start = nil, 0
+	}
 	switch {
 	case cap(dec.buf)-dec.start < need:
 		dec.grow(need, unread)
@@ -178,7 +190,7 @@ func decodeChecked(data []byte, v any, zeroCopy bool) error {
 		d.release()
 		return nil
 	}
-	return UnmarshalOptions{ZeroCopy: zeroCopy, Limits: Limits{MaxSize: math.MaxInt, MaxDepth: math.MaxInt, MaxDecompressed: math.MaxInt}}.unmarshalChecked(data, v)
+	return UnmarshalOptions{ZeroCopy: zeroCopy}.unmarshalChecked(data, v)
 }
 
 // An Encoder writes terms to an output stream, each as one Write.
@@ -186,7 +198,6 @@ type Encoder struct {
 	w       io.Writer
 	profile Profile
 	lim     Limits
-	buf     []byte
 	err     error
 }
 
@@ -210,24 +221,16 @@ func (enc *Encoder) Encode(v any) error {
 	if enc.err != nil {
 		return enc.err
 	}
-	e := newEncodeState(enc.buf[:0], enc.profile, enc.lim.MaxDepth)
+	e := newEncodeState(nil, enc.profile, enc.lim.MaxDepth)
+	defer e.release()
 	e.buf = append(e.buf, versionMagic)
-	err := e.encode(v)
-	b := e.buf
-	e.buf = nil
-	e.release()
-	if cap(b) <= 64<<10 {
-		enc.buf = b[:0]
-	} else {
-		enc.buf = nil
-	}
-	if err != nil {
+	if err := e.encode(v); err != nil {
 		return err
 	}
-	if len(b) > enc.lim.MaxSize {
-		return &LimitError{Err: ErrTooLarge, Limit: enc.lim.MaxSize, Offset: int64(len(b))}
+	if len(e.buf) > enc.lim.MaxSize {
+		return &LimitError{Err: ErrTooLarge, Limit: enc.lim.MaxSize, Offset: int64(len(e.buf))}
 	}
-	if _, err := enc.w.Write(b); err != nil {
+	if _, err := enc.w.Write(e.buf); err != nil {
 		enc.err = err
 		return err
 	}

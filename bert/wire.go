@@ -341,9 +341,6 @@ func (s *scanner) scan(off, depth int) (int, error) {
 				size = 1
 			}
 			// n digits and one sign byte.
-			if len(data)-p < size {
-				return 0, shortErr(p, p+size, "big integer")
-			}
 			n, q, err := s.count(p, size, 1, "big integer")
 			if err != nil {
 				return 0, err

@@ -104,6 +104,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Validate reports settings of c that cannot work, the error [New]
+// would return, so that a command line can reject them as bad flags.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns c with zero fields replaced by their defaults, or an
 // error for settings that cannot work.
 func (c Config) withDefaults() (Config, error) {

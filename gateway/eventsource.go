@@ -52,15 +52,13 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	p.sess.Touch()
 
-	var tick <-chan time.Time
 	interval := s.cfg.PingInterval
 	if interval <= 0 {
 		// No comments, but the session still needs signs of life.
 		interval = DefaultPingInterval
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	tick = t.C
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 
 	// write sends buf with a deadline and flushes it.
 	write := func(buf []byte) bool {
@@ -102,7 +100,7 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-wait:
-		case <-tick:
+		case <-tick.C:
 			p.sess.Touch()
 			if s.cfg.PingInterval > 0 && !write([]byte(":\n\n")) {
 				return

@@ -279,8 +279,8 @@ func (p *jsonParser) value(depth int) (any, error) {
 	return parseJSONNumber(string(p.data[start:p.i]))
 }
 
-// text reads a string, unescaped into new memory. Invalid UTF-8 becomes
-// U+FFFD, as encoding/json does.
+// text reads a string, unescaped into new memory. Each byte of invalid
+// UTF-8 becomes U+FFFD, as encoding/json does.
 func (p *jsonParser) text() []byte {
 	start := p.i + 1
 	escaped := false
@@ -301,7 +301,13 @@ func (p *jsonParser) text() []byte {
 	if utf8.Valid(raw) {
 		return bytes.Clone(raw)
 	}
-	return bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+	out := make([]byte, 0, len(raw)+8)
+	for len(raw) > 0 {
+		r, size := utf8.DecodeRune(raw)
+		out = utf8.AppendRune(out, r) // RuneError for each bad byte
+		raw = raw[size:]
+	}
+	return out
 }
 
 // parseJSONNumber keeps integers exact: int64 when they fit, *big.Int when

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -155,7 +156,9 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, err)
 			return
 		}
-		if mediaType == "application/x-www-form-urlencoded" {
+		// curl -d sends JSON labelled as a form; a body that starts like
+		// an object is read as JSON whatever its label.
+		if mediaType == "application/x-www-form-urlencoded" && !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 			form, err := url.ParseQuery(string(data))
 			if err != nil {
 				writeJSONError(w, models.Errorf(models.CodeBadRequest, "bad form body: %v", err))

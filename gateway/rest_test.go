@@ -284,6 +284,11 @@ func TestRESTEmulateJSON(t *testing.T) {
 	if r := e.do(t, "GET", path, "", nil); r.status != 404 {
 		t.Errorf("after emulateJSON delete: %d", r.status)
 	}
+	// JSON labelled as a form (curl -d) is read as JSON.
+	r = e.do(t, "POST", "/api/note", form, strings.NewReader(`{"id":"c","text":"curl"}`))
+	if r.status != http.StatusCreated || restID(t, r.object(t)) != "c" || r.object(t)["text"] != "curl" {
+		t.Fatalf("JSON labelled as a form: %d %s", r.status, r.body)
+	}
 	// PUT with emulateJSON but without emulateHTTP.
 	r = e.do(t, "POST", "/api/note", form, enc("model", `{"id":"n1","text":"y"}`))
 	if r.status != http.StatusCreated {

@@ -134,6 +134,9 @@ func (u *uploader) serve(w http.ResponseWriter, r *http.Request, sys caller, mod
 		}
 		part.Close()
 		if err != nil {
+			if errors.Is(err, errStorage) {
+				u.log.Error("upload failed", "model", model, "id", id, "err", err)
+			}
 			writeJSONError(w, uploadReadError(err, u.max))
 			return
 		}
@@ -175,7 +178,33 @@ func (u *uploader) serve(w http.ResponseWriter, r *http.Request, sys caller, mod
 // errTooLarge marks an upload over the limit.
 var errTooLarge = errors.New("upload too large")
 
+// errStorage marks a failure of the server's disk, not of the client.
+var errStorage = errors.New("upload: storing the file")
+
+func storageError(err error) error { return fmt.Errorf("%w: %w", errStorage, err) }
+
+// recordingWriter keeps the error of its writer, so that a failed copy can
+// be told apart: the disk's fault or the client's.
+type recordingWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (r *recordingWriter) Write(b []byte) (int, error) {
+	n, err := r.w.Write(b)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// uploadReadError maps an error of reading or storing an upload to the
+// reply's code. Storage errors are internal: their detail (paths) is
+// logged, not sent.
 func uploadReadError(err error, max int64) error {
+	if errors.Is(err, errStorage) {
+		return err
+	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok || errors.Is(err, errTooLarge) {
 		return models.Errorf(models.CodeTooLarge, "upload: the file is larger than %d bytes", max)
 	}
@@ -200,7 +229,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 func (u *uploader) store(part *multipart.Part) (f storedFile, err error) {
 	tmp, err := os.CreateTemp(u.tmpDir, "upload-*")
 	if err != nil {
-		return f, fmt.Errorf("upload: %w", err)
+		return f, storageError(err)
 	}
 	defer func() {
 		if err != nil {
@@ -211,7 +240,11 @@ func (u *uploader) store(part *multipart.Part) (f storedFile, err error) {
 
 	h := sha256.New()
 	var head prefixWriter
-	n, err := io.Copy(io.MultiWriter(tmp, h, &head), io.LimitReader(part, u.max+1))
+	disk := &recordingWriter{w: tmp}
+	n, err := io.Copy(io.MultiWriter(disk, h, &head), io.LimitReader(part, u.max+1))
+	if disk.err != nil {
+		return f, storageError(disk.err)
+	}
 	if err != nil {
 		return f, err
 	}
@@ -219,10 +252,10 @@ func (u *uploader) store(part *multipart.Part) (f storedFile, err error) {
 		return f, errTooLarge
 	}
 	if err = tmp.Sync(); err != nil {
-		return f, fmt.Errorf("upload: %w", err)
+		return f, storageError(err)
 	}
 	if err = tmp.Close(); err != nil {
-		return f, fmt.Errorf("upload: %w", err)
+		return f, storageError(err)
 	}
 
 	f.Sum = hex.EncodeToString(h.Sum(nil))
@@ -240,7 +273,7 @@ func (u *uploader) store(part *multipart.Part) (f storedFile, err error) {
 		return f, nil
 	}
 	if err = os.Rename(tmp.Name(), final); err != nil {
-		return f, fmt.Errorf("upload: %w", err)
+		return f, storageError(err)
 	}
 	return f, nil
 }
@@ -253,7 +286,7 @@ func (u *uploader) writeType(sum, typ string) error {
 	}
 	tmp, err := os.CreateTemp(u.tmpDir, "type-*")
 	if err != nil {
-		return fmt.Errorf("upload: %w", err)
+		return storageError(err)
 	}
 	_, err = tmp.WriteString(typ + "\n")
 	if cerr := tmp.Close(); err == nil {
@@ -264,7 +297,7 @@ func (u *uploader) writeType(sum, typ string) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("upload: %w", err)
+		return storageError(err)
 	}
 	return nil
 }

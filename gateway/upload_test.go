@@ -318,3 +318,31 @@ func TestStaticMounted(t *testing.T) {
 		t.Errorf("unknown path: %d", r.status)
 	}
 }
+
+// TestUploadStorageFailure checks that a failing disk is a 500 with no
+// detail for the client and leaves no temporary file.
+func TestUploadStorageFailure(t *testing.T) {
+	t.Parallel()
+	e := newRESTEnv(t, Config{}, nil)
+	e.doJSON(t, "POST", "/api/doc", `{"id":"d"}`)
+	files := filepath.Join(e.dataDir, "files")
+	if err := os.Remove(files); err != nil {
+		t.Fatal(err)
+	}
+	// A regular file where the files directory should be: every rename
+	// into it fails.
+	if err := os.WriteFile(files, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctype, body := uploadBody(t, "a.txt", "text/plain", []byte("hello"))
+	r := e.do(t, "PUT", "/api/doc/d", ctype, body)
+	if r.status != 500 || r.errorCode(t) != "internal" || bytes.Contains(r.body, []byte(e.dataDir)) {
+		t.Errorf("upload onto a broken disk: %d %s", r.status, r.body)
+	}
+	if got := uploadDirFiles(t, filepath.Join(e.dataDir, "tmp")); len(got) != 0 {
+		t.Errorf("temp files left: %v", got)
+	}
+	if r := e.do(t, "GET", "/api/doc/d", "", nil); bytes.Contains(r.body, []byte("file")) {
+		t.Errorf("model changed by a failed upload: %s", r.body)
+	}
+}

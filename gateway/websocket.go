@@ -67,9 +67,9 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "server shutting down")
 		return
 	}
-	defer s.track(-1)
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.track(-1)
 		// Upgrade has answered with the reason (400, 405 …).
 		s.log.Debug("gateway: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
@@ -85,9 +85,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// A session born during the actors' shutdown closes c at once; the
 	// writer then sends a close frame and the reader ends.
 	c.sess = s.sys.NewSession(c)
-	defer s.removeConn(c)
 	go c.writePump()
-	c.readPump()
+	// The reader gets a goroutine of its own so that this one returns:
+	// net/http then lets go of the connection's request buffers (8 KiB
+	// and the request), which an idle WebSocket would otherwise keep.
+	go func() {
+		defer s.track(-1)
+		defer s.removeConn(c)
+		c.readPump()
+	}()
 }
 
 // Send queues f for the writer. It fails at once when the queue is full.

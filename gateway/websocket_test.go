@@ -313,9 +313,16 @@ func TestWebsocketCloseOnShutdown(t *testing.T) {
 func TestWebsocketSlowConsumerCut(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, Config{MaxQueue: 4})
-	sub, sender := ts.dial(t), ts.dial(t)
+	sub := ts.dial(t)
 	sendBinary(t, sub, `{sync, subscribe, big, []}`)
 	readTerm(t, sub)
+	var subConn *wsConn
+	ts.gw.mu.Lock()
+	for c := range ts.gw.conns {
+		subConn = c
+	}
+	ts.gw.mu.Unlock()
+	sender := ts.dial(t)
 	// The subscriber reads nothing more. Broadcasts of 64 KiB soon fill
 	// the socket buffers, then its queue of 4 frames.
 	msg, err := bert.Marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("broadcast"), bert.Atom("big"),
@@ -331,18 +338,17 @@ func TestWebsocketSlowConsumerCut(t *testing.T) {
 		if _, reply := readTerm(t, sender); !strings.HasPrefix(reply, "{sync,ok,") {
 			t.Fatalf("broadcast: %s", reply)
 		}
-		ts.gw.mu.Lock()
-		for c := range ts.gw.conns {
-			select {
-			case <-c.closing:
-				cut = c.reason == actors.SlowConsumer
-			default:
-			}
+		select {
+		case <-subConn.closing:
+			cut = true
+		default:
 		}
-		ts.gw.mu.Unlock()
 	}
 	if !cut {
 		t.Fatal("the subscriber that does not read was never cut off")
+	}
+	if subConn.reason != actors.SlowConsumer {
+		t.Fatalf("subscriber closed as %v", subConn.reason)
 	}
 	// Reading now, the subscriber gets part of what was written, then the
 	// end: 1008 if the close frame fit in the socket buffer, else a

@@ -30,7 +30,8 @@ const (
 //     an id returns the collection in creation order, at most limit
 //     documents (default [DefaultListLimit], capped at [MaxListLimit])
 //     after skipping offset; both are non-negative integers (or their
-//     decimal text) and any other value is [ErrBadRequest].
+//     decimal text, or a whole float such as 10.0 from JSON) and any other
+//     value is [ErrBadRequest].
 //   - update replaces all attributes of the document. Update of an id that
 //     does not exist creates the document ("upsert"): Backbone sends update
 //     for any model that has an id, including one whose id the client chose.
@@ -195,6 +196,11 @@ func countProp(props Props, key string, def int) (int, error) {
 			return bad()
 		}
 		return maxInt, nil
+	case float64:
+		if i, ok := integralFloat(n); ok && i >= 0 {
+			return int(i), nil
+		}
+		return bad()
 	}
 	if s, ok := bert.AsString(v); ok {
 		n, err := strconv.ParseUint(s, 10, 64)

@@ -168,7 +168,8 @@ func TestDocumentsBadRequests(t *testing.T) {
 		{"delete missing", Delete, bert.List{kv("id", []byte("9"))}, CodeNotFound, "not found"},
 		{"float id", Read, bert.List{kv("id", 2.5)}, CodeBadRequest, "id is a float"},
 		{"negative limit", Read, bert.List{kv("limit", int64(-1))}, CodeBadRequest, "limit is an integer, want a non-negative integer"},
-		{"float limit", Read, bert.List{kv("limit", 1.0)}, CodeBadRequest, "limit is a float"},
+		{"float limit", Read, bert.List{kv("limit", 1.5)}, CodeBadRequest, "limit is a float"},
+		{"negative float offset", Read, bert.List{kv("offset", -1.0)}, CodeBadRequest, "offset is a float"},
 		{"text limit", Read, bert.List{kv("limit", []byte("ten"))}, CodeBadRequest, `limit is "ten"`},
 		{"negative text offset", Read, bert.List{kv("offset", bert.ByteList("-2"))}, CodeBadRequest, `offset is "-2"`},
 		{"atom offset", Read, bert.List{kv("offset", bert.Atom("x"))}, CodeBadRequest, `offset is "x"`},
@@ -221,6 +222,7 @@ func TestDocumentsLimitOffset(t *testing.T) {
 		{bert.List{kv("offset", int64(maxList))}, 5, fmt.Sprint(maxList + 1), "last page"},
 		{bert.List{kv("offset", int64(1)<<50)}, 0, "", "offset past the end"},
 		{bert.List{kv("limit", int64(0))}, 0, "", "limit 0"},
+		{bert.List{kv("limit", 2.0), kv("offset", 1.0)}, 2, "2", "whole floats from JSON"},
 		{bert.List{kv("limit", nil), kv("offset", nil)}, defaultList, "1", "nil means default"},
 	}
 	for _, tt := range tests {

@@ -15,7 +15,8 @@ const maxPropsLinearDup = 16
 //   - a proplist [{Key, Value}, ...],
 //   - the BERT dict {bert, dict, [{Key, Value}, ...]} ([bert.Dict]),
 //   - an Erlang map ([bert.Map]),
-//   - the empty list [] and {bert, nil} (nil), which mean no properties.
+//   - the empty list [] (also as the empty string "") and {bert, nil}
+//     (nil), which mean no properties.
 //
 // A key may be an atom, a binary, a Go string, a byte list (STRING_EXT, how
 // BERT-JS sends strings) or a list of small integers: all with the same
@@ -32,19 +33,15 @@ func ParseProps(term any) (Props, error) {
 	case Props:
 		return t.Clone(), nil
 	case bert.List:
-		props := make(Props, 0, len(t))
-		for i, el := range t {
-			tup, ok := el.(bert.Tuple)
-			if !ok || len(tup) != 2 {
-				return nil, Errorf(CodeBadRequest, "props: element %d is %s, want a {Key, Value} tuple", i, kindOf(el))
-			}
-			key, err := propKey(tup[0], i)
-			if err != nil {
-				return nil, err
-			}
-			props = append(props, Prop{Key: key, Value: tup[1]})
+		return parseProplist(t)
+	case []any:
+		return parseProplist(t)
+	case bert.ByteList:
+		// "" is [] in Erlang, and BERT-JS may send either.
+		if len(t) == 0 {
+			return Props{}, nil
 		}
-		return props, checkDuplicates(props)
+		return nil, Errorf(CodeBadRequest, "props: got a string, want a proplist, a {bert, dict, ...} or a map")
 	case bert.Dict:
 		pairs = t
 	case bert.Map:
@@ -59,6 +56,22 @@ func ParseProps(term any) (Props, error) {
 			return nil, err
 		}
 		props = append(props, Prop{Key: key, Value: p.Value})
+	}
+	return props, checkDuplicates(props)
+}
+
+func parseProplist(l []any) (Props, error) {
+	props := make(Props, 0, len(l))
+	for i, el := range l {
+		tup, ok := el.(bert.Tuple)
+		if !ok || len(tup) != 2 {
+			return nil, Errorf(CodeBadRequest, "props: element %d is %s, want a {Key, Value} tuple", i, kindOf(el))
+		}
+		key, err := propKey(tup[0], i)
+		if err != nil {
+			return nil, err
+		}
+		props = append(props, Prop{Key: key, Value: tup[1]})
 	}
 	return props, checkDuplicates(props)
 }
@@ -111,7 +124,7 @@ func kindOf(term any) string {
 		return "a float"
 	case bert.Tuple:
 		return fmt.Sprintf("a tuple of %d elements", len(t))
-	case bert.List:
+	case bert.List, []any:
 		return "a list"
 	case bert.ImproperList:
 		return "an improper list"

@@ -20,6 +20,9 @@ func TestParseProps(t *testing.T) {
 	}{
 		{name: "nil", term: nil, want: Props{}},
 		{name: "empty list", term: bert.List{}, want: Props{}},
+		{name: "empty string", term: bert.ByteList{}, want: Props{}},
+		{name: "go slice", term: []any{bert.Tuple{bert.Atom("a"), int64(1)}}, want: Props{{"a", int64(1)}}},
+		{name: "string", term: bert.ByteList("ab"), wantErr: "got a string"},
 		{name: "empty dict", term: bert.Dict{}, want: Props{}},
 		{name: "empty map", term: bert.Map{}, want: Props{}},
 		{

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"math"
 	"math/big"
 	"strconv"
 
@@ -31,7 +32,8 @@ func ParseMethod(s string) (Method, error) {
 // ID is taken from the "id" property: its text (an atom, a binary, a
 // string or a byte list, see [bert.AsString]), or the decimal text of an
 // integer id, since JavaScript front ends and REST paths use numbers and
-// their text interchangeably. A nil id ({bert, nil}) and the empty text
+// their text interchangeably; a whole float64 of at most 2^53, such as a
+// JSON number decoded as 7.0, counts as that integer. A nil id ({bert, nil}) and the empty text
 // mean no id. Any other id term, or one longer than [MaxIDSize], is a bad
 // request. The "id" property stays in Props as the client sent it.
 func NewRequest(method Method, model string, props Props) (Request, error) {
@@ -61,6 +63,20 @@ func checkModelName(model string) error {
 	return nil
 }
 
+// maxExactFloat is 2^53: every integer up to it in magnitude is exact
+// in a float64, JavaScript's only number type.
+const maxExactFloat = 1 << 53
+
+// integralFloat returns f as an integer if it is a whole number that a
+// float64 holds exactly: a JavaScript number that came through JSON as a
+// float, such as 7.0.
+func integralFloat(f float64) (int64, bool) {
+	if f != math.Trunc(f) || f > maxExactFloat || f < -maxExactFloat {
+		return 0, false
+	}
+	return int64(f), true
+}
+
 // idOf returns the text of the "id" property (see NewRequest).
 func idOf(props Props) (string, error) {
 	v, ok := props.Get("id")
@@ -78,6 +94,12 @@ func idOf(props Props) (string, error) {
 			return "", nil
 		}
 		id = t.String()
+	case float64:
+		n, ok := integralFloat(t)
+		if !ok {
+			return "", Errorf(CodeBadRequest, "id is a float, want a binary, a string or an integer")
+		}
+		id = strconv.FormatInt(n, 10)
 	default:
 		s, ok := bert.AsString(v)
 		if !ok {

@@ -32,6 +32,9 @@ import (
 //	BERTSYNC_CHROMIUM   the Chromium executable
 //	BERTSYNC_ARTIFACTS  where screenshots go (tests/browser/artifacts)
 //
+// BERTSYNC_BROWSER_FILES=offline,demo runs only the files whose names
+// contain one of those words.
+//
 // It fails, never skips, when node, Chromium or the npm packages are
 // missing: scripts/setup.sh installs them.
 
@@ -63,6 +66,12 @@ func TestBrowser(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(suite, "*.test.mjs"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no browser test files in %s (%v)", suite, err)
+	}
+	if only := os.Getenv("BERTSYNC_BROWSER_FILES"); only != "" {
+		files = browserFilter(files, strings.Split(only, ","))
+		if len(files) == 0 {
+			t.Fatalf("BERTSYNC_BROWSER_FILES=%s matches no test file in %s", only, suite)
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), browserSuiteTimeout)
@@ -110,6 +119,20 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser suite failed: %v (the node output above says which test)", err)
 	}
+}
+
+// browserFilter keeps the files whose base name contains one of names.
+func browserFilter(files, names []string) []string {
+	var kept []string
+	for _, f := range files {
+		for _, n := range names {
+			if n != "" && strings.Contains(filepath.Base(f), n) {
+				kept = append(kept, f)
+				break
+			}
+		}
+	}
+	return kept
 }
 
 // browserServer runs `bertsync serve` and restarts it on request, always

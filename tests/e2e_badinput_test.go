@@ -99,6 +99,9 @@ func TestE2EBadInput(t *testing.T) {
 			if !e2eOneOf(r.Code, in.codes) {
 				t.Errorf("text=%v %s: code %s (%q), want one of %v", text, in.name, r.Code, r.Reason, in.codes)
 			}
+			if text {
+				t.Logf("%-32s → %s %q", in.name, r.Code, r.Reason)
+			}
 			if r.Reason == "" {
 				t.Errorf("text=%v %s: empty error message", text, in.name)
 			}

@@ -368,7 +368,7 @@ func TestE2EEventSource(t *testing.T) {
 		if !ok || p.Event != "created" {
 			t.Fatalf("b64=%v: EventSource push = %s", b64, e2eFmt(p.Term))
 		}
-		if v, _ := e2eGet(p.Props, "body"); !bytes.Equal(v.([]byte), body) {
+		if v, _ := e2eGet(p.Props, "body"); !bytes.Equal(e2eBytes(v), body) {
 			t.Fatalf("b64=%v: EventSource corrupted the body: %q, want %q", b64, v, body)
 		}
 
@@ -403,7 +403,7 @@ func TestE2EEventSource(t *testing.T) {
 		if status != http.StatusOK || !ok || p.Event != "updated" {
 			t.Fatalf("long-poll after the stream ended: %d %s", status, e2eFmt(m))
 		}
-		if v, _ := e2eGet(p.Props, "body"); !bytes.Equal(v.([]byte), cr) {
+		if v, _ := e2eGet(p.Props, "body"); !bytes.Equal(e2eBytes(v), cr) {
 			t.Fatalf("long-poll body %q, want %q", v, cr)
 		}
 	}
@@ -445,5 +445,43 @@ func TestE2EEndpointEdges(t *testing.T) {
 
 	if _, err := e2eDialWS(s.Addr, "/bullet", nil); err == nil {
 		t.Fatal("the default path still answers although --path moved the endpoint")
+	}
+}
+
+// TestE2ERESTAndBullet: a change over REST JSON is pushed to a WebSocket
+// subscriber, and a change over a WebSocket is seen by the next REST read,
+// in both directions with the same document.
+func TestE2ERESTAndBullet(t *testing.T) {
+	t.Parallel()
+	s := e2eStartServer(t, "")
+	h := e2eNewHTTP(t, s)
+	ws := e2eDial(t, s.Addr, true)
+	model := e2eA("rested")
+	ws.OK(e2eT{e2eA("sync"), e2eA("subscribe"), model, e2eL{}})
+
+	resp := h.do(context.Background(), "POST", s.URL()+"/api/rested", []byte(`{"id":"r1","name":"Ann","level":3}`),
+		map[string]string{"Content-Type": "application/json"})
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("REST create: %s %s", resp.Status, body)
+	}
+	p := ws.Push()
+	if p.Event != "created" || p.Model != "rested" {
+		t.Fatalf("push after REST create: %s", e2eFmt(p.Term))
+	}
+	if v, _ := e2eGet(p.Props, "name"); e2eText(v) != "Ann" {
+		t.Fatalf("push props after REST create: %s", e2eFmt(p.Props))
+	}
+	if v, _ := e2eGet(p.Props, "level"); v != int64(3) {
+		t.Fatalf("JSON number 3 arrived as %s", e2eFmt(v))
+	}
+
+	ws.Change(e2eT{e2eA("sync"), e2eA("patch"), model, e2eProps("id", []byte("r1"), "level", int64(4))})
+	resp = h.do(context.Background(), "GET", s.URL()+"/api/rested/r1", nil, nil)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"level":4`) || !strings.Contains(string(body), `"name":"Ann"`) {
+		t.Fatalf("REST read after a WebSocket patch: %s %s", resp.Status, body)
 	}
 }

@@ -122,7 +122,7 @@ func TestE2ESigtermAnswersInFlight(t *testing.T) {
 	c2 := e2eDial(t, s2.Addr, false)
 	all := c2.OK(e2eT{e2eA("sync"), e2eA("read"), model, e2eProps("limit", int64(n))})
 	stored := map[string]bool{}
-	for _, doc := range all.(e2eL) {
+	for _, doc := range e2eList(all) {
 		id, _ := e2eGet(doc, "id")
 		stored[e2eText(id)] = true
 	}

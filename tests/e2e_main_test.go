@@ -36,7 +36,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin := filepath.Join(dir, "bertsync")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/bertsync/bertsync/cmd/bertsync")
+	args := []string{"build", "-o", bin}
+	if os.Getenv("BERTSYNC_TEST_RACE") == "1" {
+		// The servers under test run with the race detector; their
+		// reports go to the server log the tests print on failure.
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "github.com/bertsync/bertsync/cmd/bertsync")...)
 	cmd.Stderr = new(bytes.Buffer)
 	if err := cmd.Run(); err != nil {
 		e2eBuildErr = fmt.Errorf("go build ./cmd/bertsync: %w\n%s", err, cmd.Stderr)
@@ -113,6 +119,9 @@ func e2eStartServer(t testing.TB, data string, args ...string) *e2eServer {
 		default:
 			cmd.Process.Kill()
 			<-s.done
+		}
+		if strings.Contains(s.Log(), "WARNING: DATA RACE") {
+			t.Errorf("the server reported a data race")
 		}
 		if t.Failed() {
 			t.Logf("server log (%s):\n%s", strings.Join(argv, " "), s.Log())

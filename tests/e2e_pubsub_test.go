@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestE2ESubscribePush checks pushes between two WebSocket connections:
@@ -92,7 +94,7 @@ func TestE2EBroadcast(t *testing.T) {
 	a.Quiet() // the sender hears nothing of its own broadcast
 
 	// Nothing was stored.
-	if all := a.OK(e2eT{e2eA("sync"), e2eA("read"), model, e2eL{}}); len(all.(e2eL)) != 0 {
+	if all, ok := a.OK(e2eT{e2eA("sync"), e2eA("read"), model, e2eL{}}).(e2eL); !ok || len(all) != 0 {
 		t.Fatalf("broadcast stored something: %s", e2eFmt(all))
 	}
 	// The next change counts on from the broadcast's Seq.
@@ -111,35 +113,42 @@ func TestE2ESlowConsumer(t *testing.T) {
 	s := e2eStartServer(t, "")
 	model := e2eA("firehose")
 	slow := e2eDial(t, s.Addr, false)
-	if tc, ok := slow.ws.conn.(*net.TCPConn); ok {
-		tc.SetReadBuffer(4096)
-	}
 	slow.OK(e2eT{e2eA("sync"), e2eA("subscribe"), model, e2eL{}})
 	fast := e2eDial(t, s.Addr, false)
 	fast.OK(e2eT{e2eA("sync"), e2eA("subscribe"), model, e2eL{}})
 	pub := e2eDial(t, s.Addr, false)
 
-	const n = 500
-	got := make(chan int, 1)
+	// 700 pushes of 64 KiB: more than the server's queue of 256 frames
+	// plus what the loopback socket buffers hold (a few MiB each side).
+	const n = 700
+	var count atomic.Int64
+	got := make(chan struct{})
 	go func() {
-		count := 0
-		for count < n {
+		defer close(got)
+		for count.Load() < n {
 			op, data, err := fast.ws.ReadMessage(e2eTimeout)
 			if err != nil {
-				break
+				return
 			}
 			m, err := e2eDecodeFrame(op, data)
 			if p, ok := e2eParsePush(m); err == nil && ok && p.Event == "broadcast" {
-				count++
+				count.Add(1)
 			}
 		}
-		got <- count
 	}()
 	chunk := bytes.Repeat([]byte("z"), 64<<10)
 	for i := range n {
 		pub.OK(e2eT{e2eA("sync"), e2eA("broadcast"), model, e2eProps("i", int64(i), "data", chunk)})
+		// Keep the fast subscriber within 64 pushes of the publisher, so
+		// that it never becomes a slow consumer itself on a loaded machine.
+		for limit := time.Now().Add(e2eTimeout); count.Load() < int64(i-64); time.Sleep(time.Millisecond) {
+			if time.Now().After(limit) {
+				t.Fatalf("the fast subscriber is stuck at %d pushes of %d sent", count.Load(), i+1)
+			}
+		}
 	}
-	if c := <-got; c != n {
+	<-got
+	if c := count.Load(); c != n {
 		t.Fatalf("the fast subscriber got %d of %d pushes", c, n)
 	}
 

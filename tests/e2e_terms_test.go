@@ -7,7 +7,6 @@ package tests
 import (
 	"fmt"
 	"math/big"
-	"strings"
 	"testing"
 	"time"
 
@@ -314,13 +313,6 @@ func e2eParsePush(m any) (e2ePush, bool) {
 	return e2ePush{Term: m, Event: string(ev), Model: model, Props: t[3], Seq: seq}, true
 }
 
-// e2eModel returns a model type name unique to the test, so that tests
-// sharing a server do not see each other's pushes.
-func e2eModel(t testing.TB, base string) string {
-	name := strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
-	return base + "_" + strings.TrimPrefix(name, "teste2e")
-}
-
 // Change sends a change on a connection that is subscribed to its model:
 // it reads the reply and the connection's own push, in either order, and
 // requires the reply to be ok.
@@ -344,4 +336,16 @@ func (c *e2eConn) Change(term any) (e2eReply, e2ePush) {
 		c.t.Fatalf("%s: %s", e2eFmt(term), e2eFmt(r.Term))
 	}
 	return r, p
+}
+
+// e2eBytes is a binary term's bytes, nil for any other term.
+func e2eBytes(v any) []byte {
+	b, _ := v.([]byte)
+	return b
+}
+
+// e2eList is a list term, nil for any other term.
+func e2eList(v any) e2eL {
+	l, _ := v.(e2eL)
+	return l
 }

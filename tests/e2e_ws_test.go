@@ -97,7 +97,7 @@ func TestE2EWebSocketTextCRUD(t *testing.T) {
 		all[i] = byte(i)
 	}
 	got := c.OK(e2eT{e2eA("sync"), e2eA("create"), e2eA("blob"), e2eProps("data", all)})
-	if v, _ := e2eGet(got, "data"); !bytes.Equal(v.([]byte), all) {
+	if v, _ := e2eGet(got, "data"); !bytes.Equal(e2eBytes(v), all) {
 		t.Fatalf("binary with all byte values came back as %s", e2eFmt(v))
 	}
 }

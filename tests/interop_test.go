@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"math/big"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -20,7 +20,7 @@ const (
 	// interopSeed fixes the random terms so that a failure repeats.
 	interopSeed = 20261122
 	// interopTerms is how many random terms of every kind each run checks.
-	interopTerms = 400
+	interopTerms = 800
 	// interopMaxFailures stops a run that fails everywhere from flooding
 	// the log.
 	interopMaxFailures = 25
@@ -55,6 +55,14 @@ func TestInteropRandomTerms(t *testing.T) {
 	p := startErlPeer(t)
 	r := &interopReport{t: t}
 	terms := p.gen(interopSeed, interopTerms, "full")
+	// A control: the peer must reject what is not the term, or none of
+	// the checks below could fail.
+	if why := p.check(terms[0].id, "text", []byte("'certainly not the term'")); why == "" {
+		t.Fatal("the Erlang peer accepted a wrong term")
+	}
+	if why := p.check(terms[0].id, "bin", []byte{131, 100, 0, 1, 'x'}); why == "" {
+		t.Fatal("the Erlang peer accepted wrong bytes")
+	}
 	for _, et := range terms {
 		var ref any
 		decoded := true

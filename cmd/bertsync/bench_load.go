@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bertsync/bertsync/bert"
@@ -97,9 +102,69 @@ func benchMarshal(term any) []byte {
 type rtResult struct {
 	trips   int64
 	elapsed time.Duration
+	cpu     time.Duration // CPU time of this whole process (clients and servers) during the run
 }
 
 func (r rtResult) rate() float64 { return float64(r.trips) / r.elapsed.Seconds() }
+
+// cpuRate is round trips per CPU second: what the rate would be with one
+// core to itself. On a machine shared with other work the wall-clock rate
+// follows the load; this one much less.
+func (r rtResult) cpuRate() float64 {
+	if r.cpu <= 0 {
+		return 0
+	}
+	return float64(r.trips) / r.cpu.Seconds()
+}
+
+// processCPU is the user plus system time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pidCPU is the user plus system time of another process, from
+// /proc/PID/stat (Linux; its clock ticks are USER_HZ, 100 per second).
+func pidCPU(pid int) (time.Duration, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) may hold spaces: count from its ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * (time.Second / 100), true
+}
+
+// benchCPU returns the CPU clock of the round-trip phase: this process,
+// plus the server's process with --url and --pid. It returns nil when the
+// server runs elsewhere and its CPU time is unknown.
+func benchCPU(o benchOptions) func() time.Duration {
+	switch {
+	case o.url == "":
+		return processCPU
+	case o.pid != 0:
+		return func() time.Duration {
+			d, _ := pidCPU(o.pid)
+			return processCPU() + d
+		}
+	}
+	return nil
+}
 
 // roundTrips runs clients connections that each send msg and wait for the
 // reply, again and again, for the duration or the request count.
@@ -130,6 +195,11 @@ func roundTrips(ctx context.Context, o benchOptions, target string, msg []byte, 
 	var errOnce sync.Once
 	var stop atomic.Bool
 	var wg sync.WaitGroup
+	cpuClock := benchCPU(o)
+	var cpu0 time.Duration
+	if cpuClock != nil {
+		cpu0 = cpuClock()
+	}
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	if perClient > 0 {
@@ -158,6 +228,9 @@ func roundTrips(ctx context.Context, o benchOptions, target string, msg []byte, 
 	}
 	wg.Wait()
 	res := rtResult{trips: trips.Load(), elapsed: time.Since(start)}
+	if cpuClock != nil {
+		res.cpu = cpuClock() - cpu0
+	}
 	if firstErr != nil {
 		return res, firstErr
 	}
@@ -225,19 +298,23 @@ func benchRoundTrips(ctx context.Context, o benchOptions, target, echoURL string
 	// again, o.repeat times. Each bertsync run is compared with the mean
 	// of the echo runs on either side of it, so that a change in the
 	// machine's load during the run moves both sides of a ratio.
-	echo := make([]float64, 0, o.repeat+1)
+	var echo, echoCPU []float64
 	rates := make([][]float64, len(o.ops))
 	ratios := make([][]float64, len(o.ops))
+	cpuRates := make([][]float64, len(o.ops))
+	cpuRatios := make([][]float64, len(o.ops))
 	for rep := 0; rep <= o.repeat; rep++ {
 		r, err := run("echo", echoURL, read, benchCheckEcho(read))
 		if err != nil {
 			return err
 		}
-		echo = append(echo, r.rate())
+		echo, echoCPU = append(echo, r.rate()), append(echoCPU, r.cpuRate())
 		if rep > 0 {
 			ref := (echo[rep-1] + echo[rep]) / 2
+			refCPU := (echoCPU[rep-1] + echoCPU[rep]) / 2
 			for i := range o.ops {
 				ratios[i] = append(ratios[i], rates[i][rep-1]/ref)
+				cpuRatios[i] = append(cpuRatios[i], cpuRates[i][rep-1]/refCPU)
 			}
 		}
 		if rep == o.repeat {
@@ -253,19 +330,28 @@ func benchRoundTrips(ctx context.Context, o benchOptions, target, echoURL string
 				return err
 			}
 			rates[i] = append(rates[i], r.rate())
+			cpuRates[i] = append(cpuRates[i], r.cpuRate())
 		}
 	}
-	fmt.Fprintf(out, "  %-44s %12s %10s %16s\n", "target", "trips/s", "vs echo", "(min-max)")
-	fmt.Fprintf(out, "  %-44s %12.0f %10s %16s\n", "gorilla echo (the same request bytes back)", median(echo), "1.00x", fmt.Sprintf("(%.0f-%.0f/s)", slices.Min(echo), slices.Max(echo)))
+	cpuCols := func(rate, ratio float64) string {
+		if benchCPU(o) == nil || rate <= 0 {
+			return fmt.Sprintf("%14s %8s", "-", "-")
+		}
+		return fmt.Sprintf("%14.0f %7.2fx", rate, ratio)
+	}
+	fmt.Fprintf(out, "  %-44s %10s %8s %12s %14s %8s\n", "target", "trips/s", "vs echo", "(min-max)", "trips/CPU-s", "vs echo")
+	fmt.Fprintf(out, "  %-44s %10.0f %7.2fx %12s %s\n", "gorilla echo (the same request bytes back)",
+		median(echo), 1.0, fmt.Sprintf("(%.0fk-%.0fk)", slices.Min(echo)/1000, slices.Max(echo)/1000), cpuCols(median(echoCPU), 1))
 	for i, op := range o.ops {
 		label := "bertsync {sync, read, bench_item, [{id, _}]}"
 		if op == "create" {
 			label = "bertsync {sync, create, bench_created, Props}"
 		}
-		fmt.Fprintf(out, "  %-44s %12.0f %9.2fx %16s\n", label, median(rates[i]), median(ratios[i]),
-			fmt.Sprintf("(%.2f-%.2fx)", slices.Min(ratios[i]), slices.Max(ratios[i])))
+		fmt.Fprintf(out, "  %-44s %10.0f %7.2fx %12s %s\n", label, median(rates[i]), median(ratios[i]),
+			fmt.Sprintf("(%.2f-%.2f)", slices.Min(ratios[i]), slices.Max(ratios[i])), cpuCols(median(cpuRates[i]), median(cpuRatios[i])))
 	}
-	fmt.Fprintf(out, "  (medians; target: bertsync read >= 0.50x echo)\n\n")
+	fmt.Fprintf(out, "  (medians of %d runs, each bertsync run against the mean of the echo runs around it; trips/CPU-s counts the CPU\n", o.repeat)
+	fmt.Fprintf(out, "   time of the clients and the server under test together (--url needs --pid); target: bertsync read >= 0.50x echo)\n\n")
 	return nil
 }
 
@@ -352,12 +438,19 @@ func fanout(ctx context.Context, o benchOptions, target string, subscribe []byte
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
+			first := true
 			for {
 				c.SetReadDeadline(time.Now().Add(benchPhaseTimeout + time.Duration(o.rounds)*time.Second))
 				_, msg, err := c.ReadMessage()
 				now := time.Now()
 				if err != nil {
 					return
+				}
+				if first {
+					first = false
+					if err := benchRoundCheck(msg); err != nil {
+						bad.CompareAndSwap(nil, fmt.Sprintf("subscriber %d: %v", i, err))
+					}
 				}
 				r, ok := roundOf(msg)
 				if !ok || r < 0 || r >= o.rounds {
@@ -399,6 +492,9 @@ func fanout(ctx context.Context, o benchOptions, target string, subscribe []byte
 		}
 		time.Sleep(20 * time.Millisecond) // let the machine settle between rounds
 	}
+	if b := bad.Load(); b != nil {
+		return fanoutStats{}, fmt.Errorf("%v", b)
+	}
 	var st fanoutStats
 	for r := range o.rounds {
 		for _, t := range recv[r] {
@@ -409,43 +505,70 @@ func fanout(ctx context.Context, o benchOptions, target string, subscribe []byte
 	return st, nil
 }
 
-// benchRoundProp finds the "round" property in element 4 of a tuple: the
-// Props of a push {sync, updated, Model, Props, Seq} and of the request
-// {sync, patch, Model, Props} the hub relays alike.
+// benchRoundAtom is the ATOM_EXT of round, the key of the property that
+// numbers a fan-out round.
+var benchRoundAtom = []byte{100, 0, 5, 'r', 'o', 'u', 'n', 'd'}
+
+// benchRoundProp finds the value of the round property in a message: the
+// push {sync, updated, Model, Props, Seq} and the request {sync, patch,
+// Model, Props} the hub relays alike. It scans the bytes rather than
+// decoding the term, so that 1,000 subscribers in this process do not
+// spend the CPU the server under test needs; the first message of each
+// run is checked by a full decode (benchRoundCheck).
 func benchRoundProp(msg []byte) (int, bool) {
-	var term any
-	if err := bert.Unmarshal(msg, &term); err != nil {
+	i := bytes.Index(msg, benchRoundAtom)
+	if i < 0 {
 		return 0, false
 	}
-	t, ok := term.(bert.Tuple)
-	if !ok || len(t) < 4 {
-		return 0, false
-	}
-	props, ok := t[3].(bert.List)
-	if !ok {
-		return 0, false
-	}
-	for _, p := range props {
-		if kv, ok := p.(bert.Tuple); ok && len(kv) == 2 {
-			if k, _ := bert.AsString(kv[0]); k == "round" {
-				n, ok := kv[1].(int64)
-				return int(n), ok
-			}
-		}
+	v := msg[i+len(benchRoundAtom):]
+	switch {
+	case len(v) >= 2 && v[0] == 97: // SMALL_INTEGER_EXT
+		return int(v[1]), true
+	case len(v) >= 5 && v[0] == 98: // INTEGER_EXT
+		return int(int32(binary.BigEndian.Uint32(v[1:]))), true
 	}
 	return 0, false
+}
+
+// benchRoundCheck decodes a message fully and requires a tuple whose
+// fourth element is a proplist with the round property benchRoundProp
+// found.
+func benchRoundCheck(msg []byte) error {
+	var term any
+	if err := bert.Unmarshal(msg, &term); err != nil {
+		return err
+	}
+	s, _ := bert.Format(term)
+	t, ok := term.(bert.Tuple)
+	if !ok || len(t) < 4 {
+		return fmt.Errorf("message %s is no push", s)
+	}
+	want, ok := benchRoundProp(msg)
+	if !ok {
+		return fmt.Errorf("message %s has no round", s)
+	}
+	props, _ := t[3].(bert.List)
+	for _, p := range props {
+		if kv, ok := p.(bert.Tuple); ok && len(kv) == 2 && kv[0] == bert.Atom("round") && kv[1] == int64(want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("message %s: props do not hold {round, %d}", s, want)
+}
+
+// benchRoundTerm is the patch of fan-out round r.
+func benchRoundTerm(r int) bert.Tuple {
+	return bert.Tuple{bert.Atom("sync"), bert.Atom("patch"), bert.Atom("bench_fanout"), bert.List{
+		bert.Tuple{bert.Atom("id"), []byte("fan")},
+		bert.Tuple{bert.Atom("round"), int64(r)},
+	}}
 }
 
 // benchFanout is the fan-out phase.
 func benchFanout(ctx context.Context, o benchOptions, target, hubURL string, out io.Writer) error {
 	model := bert.Atom("bench_fanout")
 	subscribe := benchMarshal(bert.Tuple{bert.Atom("sync"), bert.Atom("subscribe"), model, bert.List{}})
-	round := func(r int) []byte {
-		return benchMarshal(bert.Tuple{bert.Atom("sync"), bert.Atom("patch"), model, bert.List{
-			bert.Tuple{bert.Atom("id"), []byte("fan")},
-			bert.Tuple{bert.Atom("round"), int64(r)},
-		}})
-	}
+	round := func(r int) []byte { return benchMarshal(benchRoundTerm(r)) }
 	if err := benchEnsure(ctx, target, model, bert.List{bert.Tuple{bert.Atom("id"), []byte("fan")}}); err != nil {
 		return fmt.Errorf("fan-out: storing the document: %w", err)
 	}

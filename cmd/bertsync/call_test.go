@@ -81,6 +81,11 @@ func propOf(props any, key string) any {
 	return nil
 }
 
+func asBytes(v any) []byte {
+	b, _ := v.([]byte)
+	return b
+}
+
 func TestCallCreateRead(t *testing.T) {
 	url := callServer(t)
 	for _, mode := range [][]string{nil, {"--text"}, {"--profile", "erlang"}} {
@@ -97,13 +102,13 @@ func TestCallCreateRead(t *testing.T) {
 		if len(lines) != 4 {
 			t.Fatalf("%v: want 4 replies, got:\n%s", mode, out)
 		}
-		if lines[0][1] != bert.Atom("ok") || !bytes.Equal(propOf(lines[0][2], "name").([]byte), []byte("Frodo")) {
+		if lines[0][1] != bert.Atom("ok") || !bytes.Equal(asBytes(propOf(lines[0][2], "name")), []byte("Frodo")) {
 			t.Fatalf("%v: create reply %v", mode, lines[0])
 		}
 		if len(lines[1]) != 4 || lines[1][3] != bert.Atom("ref1") || propOf(lines[1][2], "level") != int64(3) {
 			t.Fatalf("%v: read reply %v", mode, lines[1])
 		}
-		if lines[3][1] != bert.Atom("error") || lines[3][2].(bert.Tuple)[0] != bert.Atom("not_found") {
+		if reason, _ := lines[3][2].(bert.Tuple); lines[3][1] != bert.Atom("error") || len(reason) != 2 || reason[0] != bert.Atom("not_found") {
 			t.Fatalf("%v: read after delete %v", mode, lines[3])
 		}
 	}

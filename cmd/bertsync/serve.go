@@ -65,6 +65,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if f.data == "" {
 		return serveFlags{}, errors.New("-data must not be empty")
 	}
+	if err := (gateway.Config{Path: f.path, AllowedOrigins: f.origins}).Validate(); err != nil {
+		return serveFlags{}, fmt.Errorf("bad -path: %w", err)
+	}
 	return f, nil
 }
 

@@ -38,6 +38,7 @@ func TestServeFlags(t *testing.T) {
 		{"--no-such-flag"},
 		{"extra"},
 		{"--data", ""},
+		{"--path", "/api"},
 	} {
 		if _, err := parseServeFlags(args, getenv, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
@@ -54,8 +55,8 @@ func TestServeBadFlagsExit2(t *testing.T) {
 	if !strings.Contains(stderr.String(), "log-level") {
 		t.Fatalf("message %q", stderr.String())
 	}
-	if code := runServe(t.Context(), []string{"--path", "/a b", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil, io.Discard, io.Discard); code == 0 {
-		t.Fatal("bad path: exit 0")
+	if code := runServe(t.Context(), []string{"--path", "/a b", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("bad path: exit %d, want 2", code)
 	}
 }
 

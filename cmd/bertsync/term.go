@@ -11,10 +11,10 @@ import (
 	"github.com/bertsync/bertsync/bert"
 )
 
-// maxTermText bounds the Erlang text "term encode" reads. Text is a few
-// times larger than the bytes it stands for (<<1,2,3>> spends four
-// characters a byte), so it gets four times the binary limit.
-const maxTermText = 4 * bert.DefaultMaxSize
+// maxTermText bounds the Erlang text "term encode" reads, as the decoder
+// bounds bytes. Parsed terms take a few times the memory of their text
+// (a list element is an interface value), so the bound is not larger.
+const maxTermText = bert.DefaultMaxSize
 
 const termUsage = `usage:
   bertsync term decode [--pretty]                    BERT bytes on stdin → Erlang text on stdout

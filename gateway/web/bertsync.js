@@ -798,11 +798,21 @@
     this.attempt = 0;
     this.tab = this.tabId();
     this.queue = this.loadQueue();
-    this.adoptOrphans();
     this.stopped = false;
     var self = this;
-    this.heartbeat = setInterval(function () { self.beat(); }, 5000);
-    this.beat();
+    // Nothing is sent or stored before this tab owns its queue.
+    this.tabReady = false;
+    this.claimTab().then(function () {
+      self.tabReady = true;
+      self.saveQueue();
+      self.beat();
+      return self.adoptOrphans();
+    }).then(function () { self.trigger('pending', self.queue.length); self.pump(); });
+    this.heartbeat = setInterval(function () {
+      if (!self.tabReady) return;
+      self.beat();
+      self.adoptOrphans();
+    }, 5000);
     if (root.addEventListener) {
       this.onOnline = function () { self.reconnectNow(); };
       root.addEventListener('online', this.onOnline);
@@ -836,34 +846,97 @@
   };
 
   Client.prototype.saveQueue = function () {
+    if (!this.tabReady) return;
     try {
       if (this.queue.length) this.storage.setItem(this.key('queue:' + this.tab), JSON.stringify(this.queue));
       else this.storage.removeItem(this.key('queue:' + this.tab));
     } catch (e) { this.trigger('error', BertsyncError('too_large', 'offline queue does not fit in localStorage: ' + e.message)); }
   };
 
-  // adoptOrphans takes over the queues of tabs that closed before their
-  // writes were sent, so no write is lost when a tab closes offline.
-  Client.prototype.adoptOrphans = function () {
+  function tabLocks() {
+    return root.navigator && root.navigator.locks && typeof root.navigator.locks.request === 'function' ? root.navigator.locks : null;
+  }
+
+  // claimTab takes a Web Lock named after this tab's id for the tab's
+  // lifetime: the browser frees it when the tab goes, which is how other
+  // tabs tell an orphaned queue. When the lock is taken, another live tab
+  // has this id (a duplicated tab copies sessionStorage): this one gets a
+  // new id and leaves that tab's queue alone.
+  Client.prototype.claimTab = function () {
+    var self = this;
+    var locks = tabLocks();
+    if (!locks) return Promise.resolve();
+    var loaded = new Set(this.queue.map(function (q) { return q.qid; }));
+    return new Promise(function (resolve) {
+      var claim = function () {
+        locks.request(self.key('tab:' + self.tab), { ifAvailable: true }, function (lock) {
+          if (!lock) {
+            self.tab = newId();
+            try { root.sessionStorage.setItem('bertsync:tab', self.tab); } catch (e) { /* memory only */ }
+            self.queue = self.queue.filter(function (q) { return !loaded.has(q.qid); });
+            claim();
+            return undefined;
+          }
+          resolve();
+          return new Promise(function (release) { self.releaseTab = release; });
+        }).catch(function () { resolve(); });
+      };
+      claim();
+    });
+  };
+
+  // ORPHAN_AGE is how long a tab's heartbeat may be silent before its
+  // queue counts as orphaned, where the browser has no Web Locks. It is
+  // long because browsers throttle the timers of hidden tabs to once a
+  // minute.
+  var ORPHAN_AGE = 5 * 60 * 1000;
+
+  Client.prototype.otherQueues = function () {
     var prefix = this.key('queue:');
-    var now = Date.now();
-    var keys = [];
+    var tabs = [];
     for (var i = 0; i < this.storage.length; i++) {
       var k = this.storage.key(i);
-      if (k && k.indexOf(prefix) === 0 && k !== prefix + this.tab) keys.push(k);
+      if (k && k.indexOf(prefix) === 0 && k !== prefix + this.tab) tabs.push(k.slice(prefix.length));
     }
-    for (var j = 0; j < keys.length; j++) {
-      var tab = keys[j].slice(prefix.length);
-      var alive = Number(this.storage.getItem(this.key('alive:' + tab)) || 0);
-      if (now - alive < 20000) continue;
-      try {
-        var items = JSON.parse(this.storage.getItem(keys[j]) || '[]');
-        this.storage.removeItem(keys[j]);
-        this.storage.removeItem(this.key('alive:' + tab));
-        this.queue = this.queue.concat(items);
-      } catch (e) { /* unreadable: leave it */ }
+    return tabs;
+  };
+
+  // adoptOrphans takes over the queues of tabs that closed before their
+  // writes were sent, so no write is lost when a tab closes offline. The
+  // adopted writes go after this tab's own.
+  Client.prototype.adoptOrphans = function () {
+    var self = this;
+    if (!this.tabReady || this.stopped || !this.otherQueues().length) return Promise.resolve();
+    var take = function (tabs) {
+      var n = 0;
+      tabs.forEach(function (tab) {
+        try {
+          var items = JSON.parse(self.storage.getItem(self.key('queue:' + tab)) || '[]');
+          self.storage.removeItem(self.key('queue:' + tab));
+          self.storage.removeItem(self.key('alive:' + tab));
+          self.queue = self.queue.concat(items);
+          n += items.length;
+        } catch (e) { /* unreadable: leave it */ }
+      });
+      if (!n) return;
+      self.saveQueue();
+      self.trigger('adopted', n);
+      self.trigger('pending', self.queue.length);
+      self.pump();
+    };
+    var locks = tabLocks();
+    if (!locks) {
+      var now = Date.now();
+      take(this.otherQueues().filter(function (t) { return now - Number(self.storage.getItem(self.key('alive:' + t)) || 0) > ORPHAN_AGE; }));
+      return Promise.resolve();
     }
-    this.saveQueue();
+    // One tab adopts at a time, so no queue is taken twice.
+    return locks.request(this.key('adopt'), function () {
+      return locks.query().then(function (st) {
+        var held = new Set((st.held || []).map(function (l) { return l.name; }));
+        take(self.otherQueues().filter(function (t) { return !held.has(self.key('tab:' + t)); }));
+      });
+    }).catch(function (e) { self.trigger('error', e); });
   };
 
   Client.prototype.setState = function (state) {
@@ -928,6 +1001,12 @@
 
   Client.prototype.up = function (t, fallback) {
     var old = this.transport;
+    if (!old) {
+      // A new session: the server may have restarted and counts Seq
+      // from 1 again. Only a switch of transports keeps the old counts.
+      this.seen.clear();
+      this.lastSeq.clear();
+    }
     this.transport = t;
     this.setState('online');
     this.trigger('transport', t.name);
@@ -1009,6 +1088,8 @@
     clearTimeout(this.retryTimer);
     clearTimeout(this.probeTimer);
     clearInterval(this.heartbeat);
+    clearTimeout(this.pumpTimer);
+    if (this.releaseTab) this.releaseTab();
     if (root.removeEventListener && this.onOnline) root.removeEventListener('online', this.onOnline);
     if (this.transport) { this.transport.retired = true; this.transport.close(); }
     this.transport = null;
@@ -1241,7 +1322,7 @@
   // again on reconnect.
   Client.prototype.pump = function () {
     var self = this;
-    if (this.pumping || this.state !== 'online') return;
+    if (this.pumping || this.state !== 'online' || !this.tabReady) return;
     if (!this.queue.length) { this.fireDrained(); return; }
     this.pumping = true;
     var item = this.queue[0];
@@ -1251,9 +1332,14 @@
     this.request(item.method, item.model, item.props).then(function (res) {
       self.finish(item, null, res);
     }, function (err) {
-      if (err.transient) {
+      // The connection died or timed out, or the server is busy or
+      // stopping: the write stays first in the queue and goes again, on
+      // the next connection or after a pause.
+      if (err.transient || err.code === 'unavailable' || err.code === 'rate_limited') {
         self.pumping = false;
         self.queue.forEach(function (q) { self.settleOffline(q); });
+        clearTimeout(self.pumpTimer);
+        self.pumpTimer = setTimeout(function () { self.pump(); }, jitter(self.opts.backoffMax));
         return;
       }
       // A create sent before the connection died may have landed: its
@@ -1280,6 +1366,9 @@
       this.trigger('error', err, item);
     } else {
       if (res && typeof res === 'object' && !Array.isArray(res) && res.id !== undefined && item.method !== 'delete') this.cachePut(item.model, res);
+      // A broadcast's reply is its Seq, which this client is not pushed:
+      // count it, so the next push does not look like a gap.
+      if (item.method === 'broadcast' && typeof res === 'number' && this.lastSeq.get(item.model) === res - 1) this.lastSeq.set(item.model, res);
       if (w) w.resolve(res);
       else if (live && item.method !== 'delete' && item.method !== 'broadcast' && res && typeof res === 'object' && !Array.isArray(res)) live.set(live.parse(res, {}), {});
       this.trigger('sent', item, res);

@@ -12,9 +12,28 @@ after(async () => { await browser?.close(); });
 
 const fast = { backoffMin: 50, backoffMax: 400, readWait: 500 };
 
+// cable gives a page a network cable the test can pull: while
+// window.__cable is false its connections to the server fail as if the
+// network were down. (Chromium's offline emulation does not stop
+// WebSockets to the loopback server.)
+const cable = `
+  window.__cable = true;
+  (function () {
+    var RealWS = window.WebSocket, RealES = window.EventSource, realFetch = window.fetch;
+    window.WebSocket = function (url, protocols) { return new RealWS(window.__cable ? url : 'ws://127.0.0.1:9/', protocols); };
+    window.WebSocket.prototype = RealWS.prototype;
+    window.EventSource = function (url, init) { return new RealES(window.__cable ? url : 'http://127.0.0.1:9/', init); };
+    window.EventSource.prototype = RealES.prototype;
+    window.fetch = function (url, init) {
+      if (!window.__cable && String(url).indexOf('/bullet') >= 0) return Promise.reject(new TypeError('network cable pulled'));
+      return realFetch.call(window, url, init);
+    };
+  })();
+`;
+
 test('writes made while the server is down land once and in order after it is back', async () => {
   const model = uniqueModel('queued');
-  const writer = await openPage(browser, { options: fast });
+  const writer = await openPage(browser, { options: fast, initScript: cable });
   const watcher = await openPage(browser, { options: fast });
   for (const p of [writer, watcher]) {
     await p.evaluate(async (name) => { window.c = T.collection(name); await c.subscribe(); }, model);
@@ -57,19 +76,20 @@ test('writes made while the server is down land once and in order after it is ba
 
   // Keep the writer off the network while the server comes back, so the
   // watcher is connected and subscribed before the queue is replayed.
-  await writer.context().setOffline(true);
+  await writer.evaluate(() => { window.__cable = false; });
   await control('start');
   await waitOnlineState(watcher, 20000);
   await until(watcher, (name) => Bertsync.client().subscriptions.has(name) && Bertsync.client().pendingReplies.size === 0, model);
   await new Promise((r) => setTimeout(r, 300));
   await watcher.evaluate((name) => { T.pushes[name].length = 0; }, model);
-  await writer.context().setOffline(false);
+  await writer.evaluate(() => { window.__cable = true; });
   await writer.evaluate(async (name) => { await c.subscribe(); }, model);
   await until(writer, () => Bertsync.state === 'online' && Bertsync.pending === 0, null, 20000);
 
   // The watcher saw each queued write once, in the order it was made.
   const want = [['created', 'B'], ['updated', 'A', 2], ['updated', 'B', 2], ['created', 'C'], ['deleted'], ['updated', 'A', 3], ['created', 'D']];
-  const log = await until(watcher, ({ name, n }) => T.pushes[name].length >= n && T.pushes[name], { name: model, n: want.length }, 15000);
+  const log = await until(watcher, ({ name, n }) => T.pushes[name].length >= n && T.pushes[name], { name: model, n: want.length }, 15000)
+    .catch(async (e) => { throw new Error(`${e.message}; pushes seen: ${JSON.stringify(await watcher.evaluate((name) => T.pushes[name], model))}`); });
   await new Promise((r) => setTimeout(r, 300));
   const final = await watcher.evaluate((name) => T.pushes[name], model);
   assert.equal(final.length, want.length, `pushes: ${JSON.stringify(final.map((p) => p.event))}`);
@@ -87,4 +107,51 @@ test('writes made while the server is down land once and in order after it is ba
   await until(watcher, () => c.length === 3);
   await writer.context().close();
   await watcher.context().close();
+});
+
+test('a server killed in the middle of a burst of writes: each lands exactly once', async () => {
+  const model = uniqueModel('burst');
+  const page = await openPage(browser, { options: fast });
+  const n = 30;
+  // Start the burst, and kill the server once some writes are answered,
+  // some are in flight and some still queued.
+  await page.evaluate(({ name, n }) => {
+    window.c = T.collection(name);
+    window.sent = 0;
+    Bertsync.on('sent', () => { window.sent++; });
+    for (let i = 0; i < n; i++) c.create({ name: 'w' + i, i });
+  }, { name: model, n });
+  await until(page, () => window.sent >= 5);
+  await control('stop', '?signal=kill');
+  const atKill = await page.evaluate(() => window.sent);
+  await control('start');
+  await until(page, () => Bertsync.state === 'online' && Bertsync.pending === 0, null, 30000);
+  assert.ok(atKill < n, 'the kill came before the burst was over');
+
+  const rows = await (await fetch(`${SERVER}/api/${model}`)).json();
+  assert.equal(rows.length, n, `rows: ${rows.map((r) => r.name)}`);
+  assert.deepEqual(rows.map((r) => r.i).sort((x, y) => x - y), Array.from({ length: n }, (_, i) => i));
+  assert.equal(new Set(rows.map((r) => r.id)).size, n);
+  await page.context().close();
+});
+
+test('a tab closed with writes still queued: the next tab sends them', async () => {
+  const model = uniqueModel('orphan');
+  const first = await openPage(browser, { options: fast, initScript: cable });
+  await first.evaluate(() => { window.__cable = false; Bertsync.client().transport.close(); });
+  await until(first, () => Bertsync.state === 'offline');
+  await first.evaluate(async (name) => {
+    const c = T.collection(name);
+    c.create({ name: 'left behind 1' });
+    c.create({ name: 'left behind 2' });
+  }, model);
+  assert.equal(await first.evaluate(() => Bertsync.pending), 2);
+  const ctx = first.context();
+  await first.close();
+  // A new tab of the same browser profile (same localStorage).
+  const second = await openPage(browser, { options: fast, context: ctx });
+  await until(second, () => Bertsync.state === 'online' && Bertsync.pending === 0 && T.events.includes('adopted'));
+  const rows = await (await fetch(`${SERVER}/api/${model}`)).json();
+  assert.deepEqual(rows.map((r) => r.name).sort(), ['left behind 1', 'left behind 2']);
+  await ctx.close();
 });

@@ -3,7 +3,7 @@
 // their requests by Ref whatever order they come in.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, until, uniqueModel } from './lib.mjs';
+import { launch, openPage, until, uniqueModel, SERVER } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -54,6 +54,12 @@ test('two contexts see each other\'s creates, updates, deletes and broadcasts', 
   const seqs = log.map((p) => p.seq);
   for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `seq ${JSON.stringify(seqs)}`);
 
+  // After unsubscribe, B's collection stays as it is.
+  await b.evaluate(async () => { await c.unsubscribe(); });
+  const later = await a.evaluate(async () => (await T.create(c, { name: 'unseen' })).id);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await b.evaluate((id) => !!c.get(id), later), false, 'no pushes after unsubscribe');
+
   await a.context().close();
   await b.context().close();
 });
@@ -99,4 +105,31 @@ test('errors come back as errors: an unknown id is not_found', async () => {
   assert.equal(err?.code, 'not_found');
   assert.match(err.message, /./);
   await p.context().close();
+});
+
+test('as an ES module: bertsync.mjs re-exports the same client', async () => {
+  const model = uniqueModel('esm');
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  const html = `<!doctype html><meta charset="utf-8">
+    <script src="/vendor/underscore.min.js"></script>
+    <script src="/vendor/backbone.min.js"></script>
+    <script type="module">
+      import Bertsync, { connect, encode, decode, toJS, atom } from '/bertsync.mjs';
+      window.esm = { same: Bertsync === window.Bertsync, installed: Backbone.sync === Bertsync.sync, hasAjax: typeof Backbone.ajaxSync };
+      connect();
+      const M = Backbone.Model.extend({ name: ${JSON.stringify(model)} });
+      const m = new M({ text: 'module' });
+      await m.save();
+      const again = new M({ id: m.id });
+      await again.fetch();
+      window.esm.read = again.get('text');
+      window.esm.codec = toJS(decode(encode([atom('a'), 'b', 1])));
+    </script>`;
+  await page.route(`${SERVER}/__esm__`, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
+  await page.goto(`${SERVER}/__esm__`);
+  const r = await until(page, () => window.esm && window.esm.read && window.esm);
+  assert.deepEqual(r, { same: true, installed: true, hasAjax: 'function', read: 'module', codec: ['a', 'b', 1] });
+  await ctx.close();
 });

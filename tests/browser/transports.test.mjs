@@ -47,7 +47,7 @@ for (const tc of cases) {
 
     // Server → client on the forced transport: a push of a change the
     // other client made.
-    const changed = payload.split('').reverse().join('');
+    const changed = Array.from(payload).reverse().join(''); // by code point: no lone surrogates
     await other.evaluate(async ({ id, s }) => { await c.get(id).save({ text: s }); }, { id: echoed.id, s: changed });
     const pushed = await until(forced, ({ id, s }) => c.get(id).get('text') === s && c.get(id).get('text'), { id: echoed.id, s: changed });
     assert.equal(pushed, changed);

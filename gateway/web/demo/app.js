@@ -99,9 +99,12 @@
       this.listenTo(this.collection, 'add', this.addOne);
       this.listenTo(this.collection, 'remove', this.removeOne);
       this.listenTo(this.collection, 'sort reset', this.reorder);
+      // A new model is added before the client gives it its id: place it
+      // again once it has one.
+      this.listenTo(this.collection, 'change:id', function () { this.collection.sort(); });
       this.listenTo(this.collection, 'update reset', this.toggleEmpty);
       this.listenTo(this.collection, 'push', function (event, props) {
-        if (event !== 'broadcast') log(event + ' ' + (props.name || props.id) + ' (elsewhere or here)');
+        if (event !== 'broadcast') log(event + ' ' + (props.name || props.id));
       });
       this.listenTo(this.collection, 'broadcast', function (props) {
         log((props.name || 'someone') + ' waves from another tab');
