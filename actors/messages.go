@@ -29,7 +29,7 @@ type modelRequest struct {
 }
 
 // modelReply answers a modelRequest: the reply message as a term (see
-// replyTerm), or err.
+// models.ReplyTerm), or err.
 type modelReply struct {
 	id  uint64
 	msg any

@@ -100,7 +100,7 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 			a.reply(ctx, r, nil, pub)
 			return
 		}
-		msg = replyTerm(msg)
+		msg = models.ReplyTerm(msg)
 		if ev := eventOf(r.req.Method); ev != "" {
 			if _, err := a.push(ctx, ev, msg, nil); err != nil {
 				// The change is made but its attributes cannot be sent:
@@ -188,20 +188,4 @@ func eventOf(m models.Method) bert.Atom {
 		return "deleted"
 	}
 	return ""
-}
-
-// replyTerm turns a handler's reply into what the codec encodes: Props
-// become their proplist; anything else the codec maps itself.
-func replyTerm(v any) any {
-	switch t := v.(type) {
-	case models.Props:
-		return t.Term()
-	case []models.Props:
-		l := make(bert.List, len(t))
-		for i, p := range t {
-			l[i] = p.Term()
-		}
-		return l
-	}
-	return v
 }

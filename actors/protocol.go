@@ -133,13 +133,8 @@ func replyTuple(msg any, err error, ref any, hasRef bool) bert.Tuple {
 
 // reasonTerm is the {Code, MessageBinary} of an error reply.
 func reasonTerm(err error) bert.Tuple {
-	code := models.CodeOf(err)
-	msg := err.Error()
-	if me, ok := err.(*models.Error); ok {
-		// The code is already in the tuple; don't repeat it in the text.
-		msg = me.Message
-	}
-	return bert.Tuple{bert.Atom(code), []byte(msg)}
+	// The code is in the tuple already; MessageOf leaves it out of the text.
+	return bert.Tuple{bert.Atom(models.CodeOf(err)), []byte(models.MessageOf(err))}
 }
 
 // publicError turns an error of a handler into the error a client sees:
