@@ -273,11 +273,6 @@ func FuzzJSONRoundTrip(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		term, err := ParseJSON(data)
-		// The fast parser and the token decoder agree.
-		slow, slowErr := parseJSONTokens(data)
-		if (err == nil) != (slowErr == nil) || err == nil && !reflect.DeepEqual(term, slow) {
-			t.Fatalf("ParseJSON(%q) = %#v, %v; token decoder: %#v, %v", data, term, err, slow, slowErr)
-		}
 		if err != nil {
 			return
 		}
