@@ -190,6 +190,12 @@ type decodeState struct {
 	// them, it never reuses them.
 	elemArena []any
 	byteArena []byte
+	// Slabs for boxing values into interfaces (see box.go); like the
+	// arenas they belong to the decoded values.
+	tupleSlab []Tuple
+	bytesSlab [][]byte
+	intSlab   []int64
+	floatSlab []float64
 
 	// atoms caches boxed atoms across decodes by this (pooled) state, so
 	// that the atoms every message repeats cost no allocation. Atoms are
@@ -211,8 +217,7 @@ func (d *decodeState) init(data []byte, zeroCopy bool) {
 	d.zeroCopy = zeroCopy
 	d.savedError = nil
 	d.field = d.field[:0]
-	d.elemArena = nil
-	d.byteArena = nil
+	d.dropArenas()
 	d.depth = 0
 	d.maxDepth = math.MaxInt
 	d.bad = false
@@ -222,9 +227,15 @@ func (d *decodeState) init(data []byte, zeroCopy bool) {
 func (d *decodeState) release() {
 	d.data = nil
 	d.savedError = nil
-	d.elemArena = nil
-	d.byteArena = nil
+	d.dropArenas()
 	decodeStatePool.Put(d)
+}
+
+// dropArenas forgets the arenas and slabs, which now belong to the values
+// decoded from them.
+func (d *decodeState) dropArenas() {
+	d.elemArena, d.byteArena = nil, nil
+	d.tupleSlab, d.bytesSlab, d.intSlab, d.floatSlab = nil, nil, nil, nil
 }
 
 // saveError keeps the first error, as json's decoder does.

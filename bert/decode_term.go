@@ -69,7 +69,7 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 4
-		return int64(int32(binary.BigEndian.Uint32(data[p:])))
+		return d.boxInt(int64(int32(binary.BigEndian.Uint32(data[p:]))))
 	case tagNewFloat:
 		if !d.fits(p, 8) {
 			return d.fail()
@@ -79,7 +79,7 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 8
-		return f
+		return d.boxFloat(f)
 	case tagFloat:
 		end := floatExtEnd(data, p)
 		f, ok := parseFloatExt(data[p:end])
@@ -87,7 +87,7 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = end
-		return f
+		return d.boxFloat(f)
 	case tagAtom, tagSmallAtom, tagAtomUTF8, tagSmallAtomUTF8:
 		return d.atom()
 	case tagSmallTuple, tagLargeTuple:
@@ -139,7 +139,7 @@ func (d *decodeState) term() any {
 				}
 			}
 		}
-		return t
+		return d.boxTuple(t)
 	case tagNil:
 		d.off = p
 		return emptyList
@@ -152,7 +152,7 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 2 + n
-		return ByteList(d.bytes(p+2, n))
+		return d.boxBytes(d.bytes(p+2, n), byteListType_)
 	case tagList:
 		return d.list()
 	case tagBinary:
@@ -164,7 +164,7 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 4 + int(n)
-		return d.bytes(p+4, int(n))
+		return d.boxBytes(d.bytes(p+4, int(n)), bytesType_)
 	case tagBitBinary:
 		if !d.fits(p, 5) {
 			return d.fail()
@@ -190,7 +190,7 @@ func (d *decodeState) term() any {
 		if b != nil {
 			return b
 		}
-		return i
+		return d.boxInt(i)
 	case tagMap:
 		if !d.fits(p, 4) {
 			return d.fail()
@@ -273,12 +273,13 @@ func (d *decodeState) bytes(p, n int) []byte {
 // allocElems returns a zeroed slice of n elements for a tuple or list.
 func (d *decodeState) allocElems(n int) []any {
 	if n > len(d.elemArena) {
-		// Every element takes at least a byte of input, so a chunk as
-		// long as the remaining input is never too small to finish on;
-		// cap it so that small terms do not pay for large chunks.
-		size := max(n, min((len(d.data)-d.off)/4, 256))
-		if n > 256 {
-			size = n
+		// A chunk holds what the rest of a small term typically needs
+		// (an element per 6 bytes), at most 256 elements; a container
+		// with more elements gets a chunk of its own. Either way no
+		// more than the remaining input could fill.
+		size := n
+		if n <= 256 {
+			size = max(n, d.slabSize(6))
 		}
 		d.elemArena = make([]any, size)
 	}
@@ -414,7 +415,7 @@ func (d *decodeState) list() any {
 		case tagNil:
 			d.off++
 			d.depth--
-			return elems
+			return d.boxList(elems)
 		case tagString:
 			p := d.off + 1
 			if !d.fits(p, 2) {
@@ -429,7 +430,7 @@ func (d *decodeState) list() any {
 			}
 			d.off = p + 2 + n
 			d.depth--
-			return elems
+			return d.boxList(elems)
 		case tagList:
 			p := d.off + 1
 			if !d.fits(p, 4) {

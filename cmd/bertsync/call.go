@@ -179,6 +179,12 @@ func call(ctx context.Context, target string, msgs [][]byte, opts callOptions, o
 	cancel()
 	if err != nil {
 		if resp != nil {
+			// The server's reason, such as a refused Origin, is in the body.
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if reason := strings.TrimSpace(string(body)); reason != "" {
+				return fmt.Errorf("connect %s: %w (HTTP %s: %s)", target, err, resp.Status, reason)
+			}
 			return fmt.Errorf("connect %s: %w (HTTP %s)", target, err, resp.Status)
 		}
 		return fmt.Errorf("connect %s: %w", target, err)

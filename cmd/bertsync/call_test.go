@@ -303,3 +303,13 @@ func TestCallURL(t *testing.T) {
 		}
 	}
 }
+
+// TestCallRefusedOrigin: the server's reason for refusing the handshake
+// reaches the user.
+func TestCallRefusedOrigin(t *testing.T) {
+	url := callServer(t)
+	code, out, errs := runCallT(context.Background(), "--origin", "http://evil.example", url, "{sync, read, a, []}")
+	if code != 1 || !strings.Contains(errs, "403") || !strings.Contains(errs, "evil.example") || out != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 1 with the 403 and its reason", code, out, errs)
+	}
+}

@@ -1,11 +1,13 @@
 // The demo app used as a person would: two tabs, type a name, add, see it
 // in the other tab; change the number; attach a file; a screenshot of the
-// result goes to artifacts/demo.png.
+// result goes to artifacts/demo.png. Then the server stops: the page shows
+// it offline with the add waiting in the queue (artifacts/demo-offline.png),
+// and the other tab gets it once the server is back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, SERVER, ARTIFACTS } from './lib.mjs';
+import { launch, control, SERVER, ARTIFACTS } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -63,6 +65,25 @@ test('the demo app: add in one tab, see it in the other, bump, attach', async ()
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await one.screenshot({ path: join(ARTIFACTS, 'demo.png'), fullPage: true });
+
+  // The server goes away: the page says so, and what is added meanwhile
+  // waits in the queue, counted, until the server is back.
+  await control('stop');
+  await one.locator('#status.offline').waitFor({ timeout: 15000 });
+  await one.locator('#add input[name=name]').fill('Mary Somerville');
+  await one.getByRole('button', { name: 'Add character' }).click();
+  await one.locator('#status .pending', { hasText: '1 pending' }).waitFor({ timeout: 5000 });
+  await one.screenshot({ path: join(ARTIFACTS, 'demo-offline.png'), fullPage: true });
+  await control('start');
+  await one.locator('#status.online .pending', { hasText: '0 pending' }).waitFor({ timeout: 20000 });
+  await two.waitForFunction(() => Array.from(document.querySelectorAll('li.character input.name')).some((i) => i.value === 'Mary Somerville'), null, { timeout: 20000 });
+  // Both tabs show each character once, as the server has them.
+  const stored = (await (await fetch(SERVER + '/api/character')).json()).map((r) => r.id).sort();
+  for (const p of [one, two]) {
+    await p.waitForFunction((n) => document.querySelectorAll('li.character').length === n, stored.length, { timeout: 10000 }).catch(() => {});
+    const shown = await p.evaluate(() => Array.from(document.querySelectorAll('li.character')).map((li) => li.dataset.id));
+    assert.deepEqual(shown, stored, 'rows in creation order, each once');
+  }
   await ctx1.close();
   await ctx2.close();
 });

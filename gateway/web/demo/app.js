@@ -129,8 +129,9 @@
       nameInput.focus();
     },
     addOne: function (m) {
-      var v = new CharacterView({ model: m });
-      this.views[m.cid] = v;
+      // reorder may have made the view already (a fetch adds several
+      // models before their add events).
+      if (!this.views[m.cid]) this.views[m.cid] = new CharacterView({ model: m });
       this.reorder();
     },
     removeOne: function (m) {
