@@ -264,7 +264,9 @@ func (d *decodeState) bytes(p, n int) []byte {
 		b = d.byteArena[:n:n]
 		d.byteArena = d.byteArena[n:]
 	} else {
-		b = make([]byte, n)
+		// append, unlike make and copy, does not clear memory it is
+		// about to overwrite.
+		return append([]byte(nil), d.data[p:p+n]...)
 	}
 	copy(b, d.data[p:])
 	return b

@@ -32,9 +32,12 @@
 // only; an atom with characters above U+00FF is an error), floats as the
 // 31-byte "%.20e" FLOAT_EXT, [Map] as a proplist. [Erlang] writes what
 // term_to_binary writes on OTP 26 and later: UTF-8 atoms, NEW_FLOAT_EXT,
-// STRING_EXT for lists of integers 0..255, MAP_EXT for [Map]. Both use the
-// smallest integer form and encode Go structs and maps as proplists with
-// atom keys.
+// STRING_EXT for Go slices of integers 0..255, MAP_EXT for [Map]. Both
+// use the smallest integer form and encode Go structs and maps as
+// proplists with atom keys. In both, a term-model [List] is a LIST_EXT and
+// a [ByteList] a STRING_EXT: Erlang reads them as the same term, but
+// BERT-JS reads one as an array and the other as a string, so the codec
+// keeps them apart.
 //
 // Decoding accepts everything either profile writes and what Erlang/OTP
 // and BERT-JS write: every tag listed in wire.go, zlib-compressed terms,

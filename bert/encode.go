@@ -35,8 +35,11 @@ import (
 //   - time.Time encodes as {bert, time, Mega, Sec, Micro}, truncated to
 //     the microsecond.
 //   - Other slices and arrays encode as lists (nil or empty is []). In
-//     the Erlang profile a list of integers 0..255 is a STRING_EXT, as
-//     term_to_binary writes it.
+//     the Erlang profile a Go slice or array of integers, all 0..255, is
+//     a STRING_EXT, as term_to_binary writes it. A term-model List is
+//     always a LIST_EXT and a ByteList always a STRING_EXT, so that the
+//     two stay apart for BERT-JS (array and string) and a decoded term
+//     encodes back to itself.
 //   - Structs encode as proplists [{Key, Value}] with atom keys, in
 //     field order. The key is the field name unless the field's tag
 //     `bert:"name"` gives another; `bert:"-"` leaves the field out, and
@@ -343,13 +346,11 @@ func (e *encodeState) listHeader(n int) {
 }
 
 // writeByteList writes a list of bytes: STRING_EXT when it fits, else a
-// LIST_EXT of small integers. The empty list is NIL_EXT in the Erlang
-// profile, as term_to_binary writes "", and an empty STRING_EXT in the
-// BERTJS profile, which BERT-JS reads as the empty string.
+// LIST_EXT of small integers. An empty ByteList stays an empty STRING_EXT
+// in both profiles: it only comes from decoding BERT-JS's "", and writing
+// it as [] would turn a JavaScript string into an array.
 func (e *encodeState) writeByteList(b []byte) {
 	switch {
-	case len(b) == 0 && e.profile == Erlang:
-		e.buf = append(e.buf, tagNil)
 	case len(b) <= math.MaxUint16:
 		e.buf = binary.BigEndian.AppendUint16(append(e.buf, tagString), uint16(len(b)))
 		e.buf = append(e.buf, b...)
@@ -436,9 +437,6 @@ func (e *encodeState) writeList(l []any) error {
 		e.buf = append(e.buf, tagNil)
 		return nil
 	}
-	if e.profile == Erlang && len(l) <= math.MaxUint16 && e.writeSmallIntList(l) {
-		return nil
-	}
 	if err := e.enter(); err != nil {
 		return err
 	}
@@ -451,22 +449,6 @@ func (e *encodeState) writeList(l []any) error {
 	e.buf = append(e.buf, tagNil)
 	e.depth--
 	return nil
-}
-
-// writeSmallIntList writes l as STRING_EXT if every element is an integer
-// 0..255, and reports whether it did.
-func (e *encodeState) writeSmallIntList(l []any) bool {
-	for _, x := range l {
-		if _, ok := smallInt(x); !ok {
-			return false
-		}
-	}
-	e.buf = binary.BigEndian.AppendUint16(append(e.buf, tagString), uint16(len(l)))
-	for _, x := range l {
-		c, _ := smallInt(x)
-		e.buf = append(e.buf, c)
-	}
-	return true
 }
 
 func (e *encodeState) writeTuple(t []any) error {

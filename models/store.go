@@ -53,9 +53,9 @@ var (
 // The sequence of docs numbers generated ids and the sequence of order
 // numbers insertions. Values keep every term of the bert term model as it
 // came: a byte list stays a byte list, a list of small integers a list
-// (see lossless.go), a map a map, a bignum a bignum. A byte list longer
-// than 65535 bytes, which no STRING_EXT can hold, reads back as a list of
-// integers, as it would from Erlang.
+// (the codec keeps List and ByteList apart), a map a map, a bignum a
+// bignum. A byte list longer than 65535 bytes, which no STRING_EXT can
+// hold, reads back as a list of integers, as it would from Erlang.
 type Store struct {
 	db        *bbolt.DB
 	path      string
@@ -389,8 +389,7 @@ func encodeRecord(seq uint64, attrs Props) ([]byte, error) {
 	}
 	list := make(bert.List, len(attrs))
 	for i, p := range attrs {
-		v, _ := storable(p.Value)
-		list[i] = bert.Tuple{[]byte(p.Key), v}
+		list[i] = bert.Tuple{[]byte(p.Key), p.Value}
 	}
 	rec, err := bert.Append(nil, bert.Tuple{int64(seq), list}, bert.Erlang)
 	if err != nil {
