@@ -68,7 +68,11 @@
 // requests for one client: a session cookie (bertsync_session, HttpOnly,
 // SameSite=Lax, Path=[Config.Path]) ties its polls, EventSource streams
 // and POSTs to one session, created by the first request without a valid
-// cookie. The session keeps what arrives between polls, up to
+// cookie. Tabs share cookies, so a client may add ?channel=<id> (1 to 64
+// characters of A-Z a-z 0-9 - _) to give each page its own session under
+// the browser's cookie; bertsync.js does, stock bullet.js does not and
+// gets one session per browser, as in Bullet. A cookie is only ever
+// kept when the server issued it and it still has a live session. The session keeps what arrives between polls, up to
 // [Config.MaxPollBuffer] messages, so the fallback loses nothing that
 // Bullet would lose. The reply to a POST is that POST's response; pushes
 // go to the polls and streams. A session without requests for the

@@ -34,7 +34,7 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 	defer s.track(-1)
 	p, err := s.pollSessionFor(w, r)
 	if err != nil {
-		httpError(w, http.StatusServiceUnavailable, err.Error())
+		refuseSession(w, err)
 		return
 	}
 	allowCORS(w, r)

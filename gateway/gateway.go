@@ -31,7 +31,9 @@ type Server struct {
 	// answer and EventSource streams end.
 	quit  chan struct{}
 	conns map[*wsConn]struct{}
-	polls map[string]*pollSession
+	polls map[string]*pollSession // by cookie + "/" + channel
+	// browsers counts the live polling sessions of each cookie.
+	browsers map[string]int
 	// active counts running Bullet handlers and live polling sessions.
 	active sync.WaitGroup
 }
@@ -47,13 +49,14 @@ func New(sys *actors.System, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		sys:   sys,
-		cfg:   cfg,
-		log:   cfg.Logger,
-		mux:   http.NewServeMux(),
-		quit:  make(chan struct{}),
-		conns: make(map[*wsConn]struct{}),
-		polls: make(map[string]*pollSession),
+		sys:      sys,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		mux:      http.NewServeMux(),
+		quit:     make(chan struct{}),
+		conns:    make(map[*wsConn]struct{}),
+		polls:    make(map[string]*pollSession),
+		browsers: make(map[string]int),
 	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,

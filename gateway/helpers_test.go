@@ -226,7 +226,11 @@ func (c *client) post(body []byte) (int, string, []byte) {
 // poll sends a long-poll GET as bullet.js does.
 func (c *client) poll() (int, string, []byte) {
 	c.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, c.url+fmt.Sprintf("?_=%d", time.Now().UnixMilli()), nil)
+	sep := "?"
+	if strings.Contains(c.url, "?") {
+		sep = "&"
+	}
+	req, err := http.NewRequest(http.MethodGet, c.url+fmt.Sprintf("%s_=%d", sep, time.Now().UnixMilli()), nil)
 	if err != nil {
 		c.t.Fatal(err)
 	}

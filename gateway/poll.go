@@ -44,7 +44,7 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 	defer s.track(-1)
 	p, err := s.pollSessionFor(w, r)
 	if err != nil {
-		httpError(w, http.StatusServiceUnavailable, err.Error())
+		refuseSession(w, err)
 		return
 	}
 	allowCORS(w, r)
@@ -86,7 +86,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	defer s.track(-1)
 	p, err := s.pollSessionFor(w, r)
 	if err != nil {
-		httpError(w, http.StatusServiceUnavailable, err.Error())
+		refuseSession(w, err)
 		return
 	}
 	allowCORS(w, r)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -174,7 +175,7 @@ func TestPollSlowConsumerEndsSession(t *testing.T) {
 	a.postTerm(`{sync, subscribe, note, []}`)
 	id := a.hc.Jar.(*cookieJar).cookies[0].Value
 	ts.gw.mu.Lock()
-	p := ts.gw.polls[id]
+	p := ts.gw.polls[id+"/"] // stock clients: no channel
 	ts.gw.mu.Unlock()
 	w := ts.dial(t)
 	for range 3 {
@@ -200,7 +201,7 @@ func TestPollSessionIdleTimeout(t *testing.T) {
 	a.poll()
 	id := a.hc.Jar.(*cookieJar).cookies[0].Value
 	ts.gw.mu.Lock()
-	p := ts.gw.polls[id]
+	p := ts.gw.polls[id+"/"] // stock clients: no channel
 	ts.gw.mu.Unlock()
 	select {
 	case <-p.ended:
@@ -264,5 +265,59 @@ func TestCORSPreflight(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("foreign preflight: %d", resp.StatusCode)
+	}
+}
+
+func TestPollChannelsShareCookieNotSession(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, Config{PollTimeout: time.Second})
+	tab1 := ts.httpClient(t)
+	tab1.url += "?" + channelParam + "=tab-1"
+	tab1.postTerm(`{sync, subscribe, note, []}`)
+	// A second tab of the same browser: same cookie jar, its own channel.
+	tab2 := &client{t: t, hc: tab1.hc, url: ts.bulletURL() + "?" + channelParam + "=tab-2"}
+	tab2.postTerm(`{sync, subscribe, note, []}`)
+	jar := tab1.hc.Jar.(*cookieJar)
+	if len(jar.cookies) != 1 {
+		t.Fatalf("cookies %v, want the one of the first tab", jar.cookies)
+	}
+	browser := jar.cookies[0].Value
+	ts.gw.mu.Lock()
+	s1, s2 := ts.gw.polls[browser+"/tab-1"], ts.gw.polls[browser+"/tab-2"]
+	ts.gw.mu.Unlock()
+	if s1 == nil || s2 == nil || s1 == s2 {
+		t.Fatalf("sessions %p and %p, want two", s1, s2)
+	}
+
+	w := ts.dial(t)
+	sendBinary(t, w, `{sync, create, note, [{id, <<"n1">>}]}`)
+	readTerm(t, w)
+	for _, tab := range []*client{tab1, tab2} {
+		status, _, body := tab.poll()
+		if status != http.StatusOK {
+			t.Fatalf("poll of %s: %d %q", tab.url, status, body)
+		}
+		if got := format(t, fromJSBinaryString(t, body)); !strings.HasPrefix(got, "{sync,created,note,") {
+			t.Fatalf("poll of %s: %s, want the created push", tab.url, got)
+		}
+	}
+}
+
+func TestPollChannelRefusals(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, Config{PollTimeout: 10 * time.Millisecond})
+	bad := ts.httpClient(t)
+	bad.url += "?" + channelParam + "=" + url.QueryEscape("not a channel")
+	if status, _, body := bad.poll(); status != http.StatusBadRequest || !strings.Contains(string(body), channelParam) {
+		t.Fatalf("bad channel: %d %q, want 400 naming the parameter", status, body)
+	}
+
+	// A cookie the server never issued is not adopted for a new channel.
+	made := ts.httpClient(t)
+	made.url += "?" + channelParam + "=x"
+	made.hc.Jar.(*cookieJar).cookies = []*http.Cookie{{Name: cookieName, Value: "chosen-by-someone-else"}}
+	made.poll()
+	if got := made.hc.Jar.(*cookieJar).cookies[0].Value; got == "chosen-by-someone-else" {
+		t.Fatal("an unknown cookie was adopted")
 	}
 }

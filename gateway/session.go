@@ -26,15 +26,29 @@ import (
 // cookieName is the name of the session cookie.
 const cookieName = "bertsync_session"
 
+// channelParam is the query parameter that gives one page of a browser a
+// session of its own. Tabs share their cookies, so without it two tabs
+// on an HTTP transport would share one session and each push would reach
+// only one of them. Stock bullet.js sends none: one session per browser,
+// as in Bullet. A channel is 1 to maxChannelLen characters of base64url.
+const (
+	channelParam  = "channel"
+	maxChannelLen = 64
+)
+
+// errBadChannel refuses a request whose channel parameter is malformed.
+var errBadChannel = fmt.Errorf("gateway: the %s parameter must be 1 to %d characters of A-Z a-z 0-9 - _", channelParam, maxChannelLen)
+
 // errShuttingDown refuses requests once shutdown has begun.
 var errShuttingDown = errors.New("server shutting down")
 
 // pollSession is the outbound side of a session of the HTTP transports;
 // it implements [actors.Transport].
 type pollSession struct {
-	srv  *Server
-	id   string
-	sess *actors.Session
+	srv     *Server
+	browser string // the cookie's value
+	id      string // browser + "/" + channel: the key in Server.polls
+	sess    *actors.Session
 
 	mu  sync.Mutex
 	buf []actors.Frame // for the client, oldest first
@@ -99,6 +113,9 @@ func (p *pollSession) Close(reason actors.CloseReason) {
 	s.mu.Lock()
 	if s.polls[p.id] == p {
 		delete(s.polls, p.id)
+		if s.browsers[p.browser]--; s.browsers[p.browser] <= 0 {
+			delete(s.browsers, p.browser)
+		}
 	}
 	s.mu.Unlock()
 	s.active.Done()
@@ -168,24 +185,39 @@ func (p *pollSession) next() (f actors.Frame, ok bool, wait <-chan struct{}) {
 	return f, true, p.wake
 }
 
-// pollSessionFor returns the session of r's cookie, or a new one with its
-// cookie set on w.
+// pollSessionFor returns the session of r's cookie and channel, or a new
+// one. The cookie is kept when it names a browser with a live session, so
+// a second tab joins it under its own channel; otherwise a new cookie is
+// set on w. A cookie the server does not know is never adopted, so nobody
+// can choose another browser's session id for it.
 func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSession, error) {
+	channel := r.URL.Query().Get(channelParam)
+	if !validChannel(channel) {
+		return nil, errBadChannel
+	}
+	browser := ""
 	if c, err := r.Cookie(cookieName); err == nil {
 		s.mu.Lock()
-		p := s.polls[c.Value]
+		p := s.polls[c.Value+"/"+channel]
+		if s.browsers[c.Value] > 0 {
+			browser = c.Value
+		}
 		s.mu.Unlock()
 		if p != nil && !p.isClosed() {
 			return p, nil
 		}
 	}
-	id, err := newSessionID()
-	if err != nil {
-		return nil, err
+	setCookie := browser == ""
+	if setCookie {
+		var err error
+		if browser, err = newSessionID(); err != nil {
+			return nil, err
+		}
 	}
 	p := &pollSession{
 		srv:     s,
-		id:      id,
+		browser: browser,
+		id:      browser + "/" + channel,
 		wake:    make(chan struct{}),
 		ended:   make(chan struct{}),
 		waiters: make(map[uint64]chan actors.Frame),
@@ -204,16 +236,45 @@ func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSe
 	if p.isClosed() {
 		return nil, errShuttingDown
 	}
-	s.polls[id] = p
-	http.SetCookie(w, &http.Cookie{
-		Name:     cookieName,
-		Value:    id,
-		Path:     s.cfg.Path,
-		HttpOnly: true,
-		Secure:   r.TLS != nil,
-		SameSite: http.SameSiteLaxMode,
-	})
+	s.polls[p.id] = p
+	s.browsers[browser]++
+	if setCookie {
+		http.SetCookie(w, &http.Cookie{
+			Name:     cookieName,
+			Value:    browser,
+			Path:     s.cfg.Path,
+			HttpOnly: true,
+			Secure:   r.TLS != nil,
+			SameSite: http.SameSiteLaxMode,
+		})
+	}
 	return p, nil
+}
+
+// refuseSession answers a request that could not have a session: 400 for
+// a malformed channel, else 503 (shutting down, no randomness).
+func refuseSession(w http.ResponseWriter, err error) {
+	status := http.StatusServiceUnavailable
+	if errors.Is(err, errBadChannel) {
+		status = http.StatusBadRequest
+	}
+	httpError(w, status, err.Error())
+}
+
+// validChannel reports whether c is a well-formed channel parameter; the
+// empty string is stock bullet.js's one channel.
+func validChannel(c string) bool {
+	if len(c) > maxChannelLen {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		switch b := c[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // newSessionID returns 128 random bits as base64url text.

@@ -606,7 +606,7 @@
   // carries the reply, 204 none (it then comes by the poll or stream).
   function postMessage(transport, bytes) {
     var text = transport.opts.frames === 'text';
-    return root.fetch(absoluteURL(transport.opts.url).href, {
+    return root.fetch(httpURL(transport.opts), {
       method: 'POST',
       body: text ? bytesToBinaryString(bytes) : bytes,
       headers: { 'Content-Type': text ? 'text/plain; charset=utf-8' : 'application/octet-stream' },
@@ -642,6 +642,14 @@
 
   function withQuery(url, query) { return url + (url.indexOf('?') >= 0 ? '&' : '?') + query; }
 
+  // httpURL is the endpoint's URL for the HTTP transports. The channel
+  // gives this page a session of its own: tabs share the session cookie,
+  // and without it two tabs would share one session and split its pushes.
+  function httpURL(opts, query) {
+    var url = withQuery(opts.url, 'channel=' + opts.channel);
+    return absoluteURL(query ? withQuery(url, query) : url).href;
+  }
+
   function EventSourceTransport(opts) { this.opts = opts; this.name = 'eventsource'; }
   EventSourceTransport.prototype.open = function () {
     var self = this;
@@ -649,7 +657,7 @@
       if (typeof root.EventSource !== 'function') { reject(TransportError('eventsource: not in this browser')); return; }
       // ?bertsync=1 asks the server for one base64 "data:" line per
       // message: EventSource cannot carry CR bytes as they are.
-      var es = new root.EventSource(absoluteURL(withQuery(self.opts.url, 'bertsync=1')).href, { withCredentials: true });
+      var es = new root.EventSource(httpURL(self.opts, 'bertsync=1'), { withCredentials: true });
       self.es = es;
       var opened = false;
       var timer = setTimeout(function () { if (!opened) { es.close(); reject(TransportError('eventsource: open timed out')); } }, self.opts.openTimeout);
@@ -683,7 +691,7 @@
     // its answer: POSTs made meanwhile would each start a session of
     // their own. A "ping" POST, answered at once, does both first.
     var self = this;
-    return root.fetch(absoluteURL(self.opts.url).href, {
+    return root.fetch(httpURL(self.opts), {
       method: 'POST', body: 'ping', headers: { 'Content-Type': 'text/plain; charset=utf-8' },
       credentials: 'same-origin', cache: 'no-store'
     }).then(function (res) {
@@ -698,7 +706,7 @@
     var self = this;
     if (this.closed || this.isGone) return;
     this.abort = new AbortController();
-    root.fetch(absoluteURL(withQuery(this.opts.url, '_=' + Date.now())).href, {
+    root.fetch(httpURL(this.opts, '_=' + Date.now()), {
       method: 'GET', credentials: 'same-origin', cache: 'no-store', signal: this.abort.signal
     }).then(function (res) {
       if (res.status === 204) return;
@@ -781,6 +789,7 @@
    */
   function Client(options) {
     this.opts = Object.assign({}, DEFAULTS, options || {});
+    this.opts.channel = newId();
     this.opts.transports = this.opts.transports.filter(function (t) {
       if (!TRANSPORTS[t]) throw new Error('bertsync: unknown transport ' + t);
       return true;

@@ -92,3 +92,26 @@ test('falls back when WebSocket fails, and returns to it when it is back', async
   await page.context().close();
   await other.context().close();
 });
+
+for (const transport of ['eventsource', 'longpoll']) {
+  test(`two tabs of one browser on ${transport} each get every push`, async () => {
+    // Tabs share their cookies, so the session cookie alone would give
+    // them one session and split its pushes between them.
+    const model = uniqueModel('tabs');
+    const first = await openPage(browser, { options: { transports: [transport] } });
+    const second = await openPage(browser, { options: { transports: [transport] }, context: first.context() });
+    for (const p of [first, second]) {
+      await p.evaluate(async (name) => { window.c = T.collection(name); await c.subscribe(); }, model);
+    }
+    const writer = await openPage(browser);
+    for (let i = 0; i < 5; i++) {
+      await writer.evaluate(async ({ name, i }) => { await T.model(name, { i }).save(); }, { name: model, i });
+    }
+    for (const p of [first, second]) {
+      assert.equal(await until(p, () => c.length === 5 && c.length), 5);
+      assert.equal(await p.evaluate(() => Bertsync.transport), transport);
+    }
+    await first.context().close();
+    await writer.context().close();
+  });
+}
