@@ -61,8 +61,10 @@ type uploader struct {
 	log      *slog.Logger
 }
 
-// newUploader creates <dataDir>/files and <dataDir>/tmp. max ≤ 0 means
-// [DefaultMaxUploadSize].
+// newUploader creates <dataDir>/files and <dataDir>/tmp, and removes what
+// a crash left in tmp: one server owns a data directory (bertsync serve
+// holds the store's lock in it), so nothing there is still being written.
+// max ≤ 0 means [DefaultMaxUploadSize].
 func newUploader(dataDir string, max int64, log *slog.Logger) (*uploader, error) {
 	if max <= 0 {
 		max = DefaultMaxUploadSize
@@ -79,6 +81,14 @@ func newUploader(dataDir string, max int64, log *slog.Logger) (*uploader, error)
 	for _, d := range []string{u.filesDir, u.tmpDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("gateway: upload directory: %w", err)
+		}
+	}
+	for _, pattern := range []string{"upload-*", "type-*"} {
+		stale, _ := filepath.Glob(filepath.Join(u.tmpDir, pattern)) // the pattern is well-formed
+		for _, name := range stale {
+			if err := os.Remove(name); err != nil {
+				log.Warn("gateway: leftover upload", "file", name, "err", err)
+			}
 		}
 	}
 	return u, nil

@@ -346,3 +346,27 @@ func TestUploadStorageFailure(t *testing.T) {
 		t.Errorf("model changed by a failed upload: %s", r.body)
 	}
 }
+
+func TestUploaderRemovesLeftovers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"upload-123", "type-456", "keep.txt"} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := newUploader(dir, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Name() != "keep.txt" {
+		t.Fatalf("left in tmp: %v, want only keep.txt", left)
+	}
+}

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +31,8 @@ type serveFlags struct {
 	addr, data, path string
 	models, origins  []string
 	level            slog.Level
+	// Zero sizes leave the gateway's defaults.
+	maxMessage, maxBody, maxUpload int64
 }
 
 // parseServeFlags reads args, each flag defaulting to its environment
@@ -52,6 +56,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	modelList := fs.String("models", env("BERTSYNC_MODELS", ""), "comma-separated model `types` the generic document model serves; empty serves any [BERTSYNC_MODELS]")
 	origins := fs.String("allow-origin", env("BERTSYNC_ALLOW_ORIGIN", ""), "comma-separated `origins` allowed besides the server's own, * for any [BERTSYNC_ALLOW_ORIGIN]")
 	level := fs.String("log-level", env("BERTSYNC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error [BERTSYNC_LOG_LEVEL]")
+	maxMessage := fs.String("max-message", env("BERTSYNC_MAX_MESSAGE", "1MiB"), "largest Bullet message `size` (B, KiB, MiB, GiB) [BERTSYNC_MAX_MESSAGE]")
+	maxBody := fs.String("max-body", env("BERTSYNC_MAX_BODY", "1MiB"), "largest REST JSON body `size` [BERTSYNC_MAX_BODY]")
+	maxUpload := fs.String("max-upload", env("BERTSYNC_MAX_UPLOAD", "32MiB"), "largest uploaded file `size` [BERTSYNC_MAX_UPLOAD]")
 	if err := fs.Parse(args); err != nil {
 		return serveFlags{}, err
 	}
@@ -62,6 +69,20 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if err := f.level.UnmarshalText([]byte(*level)); err != nil {
 		return serveFlags{}, fmt.Errorf("bad -log-level %q: want debug, info, warn or error", *level)
 	}
+	for _, size := range []struct {
+		name string
+		text string
+		dst  *int64
+	}{{"max-message", *maxMessage, &f.maxMessage}, {"max-body", *maxBody, &f.maxBody}, {"max-upload", *maxUpload, &f.maxUpload}} {
+		n, err := parseSize(size.text)
+		if err != nil {
+			return serveFlags{}, fmt.Errorf("bad -%s: %w", size.name, err)
+		}
+		*size.dst = n
+	}
+	if f.maxMessage > math.MaxInt32 {
+		return serveFlags{}, errors.New("bad -max-message: at most 2GiB")
+	}
 	if f.data == "" {
 		return serveFlags{}, errors.New("-data must not be empty")
 	}
@@ -69,6 +90,21 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		return serveFlags{}, fmt.Errorf("bad -path: %w", err)
 	}
 	return f, nil
+}
+
+// parseSize reads a positive byte size: a whole number with an optional
+// unit B, KiB, MiB or GiB (KB, MB, GB and K, M, G mean the same powers of
+// 1024).
+func parseSize(s string) (int64, error) {
+	text := strings.TrimSpace(s)
+	num := strings.TrimRightFunc(text, func(r rune) bool { return r < '0' || r > '9' })
+	shift := map[string]uint{"": 0, "b": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20, "g": 30, "gb": 30, "gib": 30}
+	bits, ok := shift[strings.ToLower(strings.TrimSpace(text[len(num):]))]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || n <= 0 || n > math.MaxInt64>>bits {
+		return 0, fmt.Errorf("%q: want a positive size such as 65536, 512KiB or 32MiB", s)
+	}
+	return n << bits, nil
 }
 
 // splitFlagList splits a comma-separated list, dropping empty items.
@@ -120,9 +156,10 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	// The actors outlive ctx: in-flight requests are answered after the
 	// signal, so their handlers' context must not end with it.
 	sys, err := actors.NewSystem(context.WithoutCancel(ctx), actors.Config{
-		Registry:  models.NewRegistry(),
-		Documents: models.NewDocuments(store, f.models),
-		Logger:    log,
+		Registry:     models.NewRegistry(),
+		Documents:    models.NewDocuments(store, f.models),
+		MaxFrameSize: int(f.maxMessage),
+		Logger:       log,
 	})
 	if err != nil {
 		return err
@@ -131,6 +168,9 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		Path:           f.path,
 		AllowedOrigins: f.origins,
 		DataDir:        f.data,
+		MaxMessageSize: int(f.maxMessage),
+		MaxBodySize:    f.maxBody,
+		MaxUploadSize:  f.maxUpload,
 		Logger:         log,
 	})
 	if err != nil {

@@ -22,15 +22,16 @@ func TestServeFlags(t *testing.T) {
 		"BERTSYNC_MODELS":       "a, b,,c",
 		"BERTSYNC_ALLOW_ORIGIN": "https://x.example",
 		"BERTSYNC_LOG_LEVEL":    "debug",
+		"BERTSYNC_MAX_UPLOAD":   "5 MiB",
 	}
 	getenv := func(k string) string { return env[k] }
-	f, err := parseServeFlags([]string{"--addr", "127.0.0.1:0", "--path", "/rt"}, getenv, io.Discard)
+	f, err := parseServeFlags([]string{"--addr", "127.0.0.1:0", "--path", "/rt", "--max-message", "64k"}, getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.addr != "127.0.0.1:0" || f.path != "/rt" || f.data != "./data" ||
 		strings.Join(f.models, "|") != "a|b|c" || strings.Join(f.origins, "|") != "https://x.example" ||
-		f.level.String() != "DEBUG" {
+		f.level.String() != "DEBUG" || f.maxMessage != 64<<10 || f.maxBody != 1<<20 || f.maxUpload != 5<<20 {
 		t.Fatalf("flags %+v", f)
 	}
 	for _, args := range [][]string{
@@ -39,6 +40,11 @@ func TestServeFlags(t *testing.T) {
 		{"extra"},
 		{"--data", ""},
 		{"--path", "/api"},
+		{"--max-upload", "0"},
+		{"--max-upload", "-1MiB"},
+		{"--max-body", "12 parsecs"},
+		{"--max-message", "3GiB"},
+		{"--max-upload", "99999999999GiB"},
 	} {
 		if _, err := parseServeFlags(args, getenv, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
