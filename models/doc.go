@@ -30,7 +30,10 @@
 // reply; an error with no *Error in its chain is CodeInternal and its text
 // is not sent, since it may hold file names or other server details.
 //
-// See Example_character for a complete model type written in Go.
+// Example_handler shows a handler in a few lines. A complete model type
+// written in Go, served beside the document model by
+// gateway.ListenAndServe, is in the repository's examples/character, and
+// docs/models.md walks through it.
 //
 // # The document model
 //

@@ -8,23 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/gateway"
-	"github.com/bertsync/bertsync/models"
 )
-
-// shutdownTimeout bounds the graceful part of a shutdown: after it, what
-// is left is closed.
-const shutdownTimeout = 15 * time.Second
 
 // serveFlags are the settings of bertsync serve.
 type serveFlags struct {
@@ -50,7 +39,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		fmt.Fprint(stderr, "usage: bertsync serve [flags]\n\nEvery flag can also be set by the environment variable in brackets; a flag wins.\n\n")
 		fs.PrintDefaults()
 	}
-	addr := fs.String("addr", env("BERTSYNC_ADDR", "127.0.0.1:8080"), "listen `address` host:port; port 0 picks a free one [BERTSYNC_ADDR]")
+	addr := fs.String("addr", env("BERTSYNC_ADDR", gateway.DefaultAddr), "listen `address` host:port; port 0 picks a free one [BERTSYNC_ADDR]")
 	data := fs.String("data", env("BERTSYNC_DATA", "./data"), "data `directory`: the store bertsync.db and uploaded files [BERTSYNC_DATA]")
 	path := fs.String("path", env("BERTSYNC_PATH", gateway.DefaultPath), "URL `path` of the Bullet endpoint [BERTSYNC_PATH]")
 	modelList := fs.String("models", env("BERTSYNC_MODELS", ""), "comma-separated model `types` the generic document model serves; empty serves any [BERTSYNC_MODELS]")
@@ -119,8 +108,8 @@ func splitFlagList(s string) []string {
 }
 
 // runServe runs the server until ctx ends (SIGINT, SIGTERM), then shuts
-// it down gracefully: stop accepting, drain the sessions, stop the model
-// actors, close the store.
+// it down gracefully (see [gateway.ListenAndServe]). It returns 2 for bad
+// flags and 1 when the server fails.
 func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	f, err := parseServeFlags(args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -131,101 +120,23 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
-	if err := serve(ctx, f, log); err != nil {
+	err = gateway.ListenAndServe(ctx, gateway.ServeConfig{
+		Addr:    f.addr,
+		DataDir: f.data,
+		Models:  f.models,
+		Logger:  log,
+		// The actors' MaxFrameSize follows MaxMessageSize.
+		Gateway: gateway.Config{
+			Path:           f.path,
+			AllowedOrigins: f.origins,
+			MaxMessageSize: int(f.maxMessage),
+			MaxBodySize:    f.maxBody,
+			MaxUploadSize:  f.maxUpload,
+		},
+	})
+	if err != nil {
 		log.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
-}
-
-func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
-	if err := os.MkdirAll(f.data, 0o755); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	store, err := models.OpenStore(filepath.Join(f.data, "bertsync.db"))
-	if err != nil {
-		return err
-	}
-	storeOpen := true
-	defer func() {
-		if storeOpen {
-			store.Close()
-		}
-	}()
-
-	// The actors outlive ctx: in-flight requests are answered after the
-	// signal, so their handlers' context must not end with it.
-	sys, err := actors.NewSystem(context.WithoutCancel(ctx), actors.Config{
-		Registry:     models.NewRegistry(),
-		Documents:    models.NewDocuments(store, f.models),
-		MaxFrameSize: int(f.maxMessage),
-		Logger:       log,
-	})
-	if err != nil {
-		return err
-	}
-	gw, err := gateway.New(sys, gateway.Config{
-		Path:           f.path,
-		AllowedOrigins: f.origins,
-		DataDir:        f.data,
-		MaxMessageSize: int(f.maxMessage),
-		MaxBodySize:    f.maxBody,
-		MaxUploadSize:  f.maxUpload,
-		Logger:         log,
-	})
-	if err != nil {
-		sys.Shutdown(context.Background())
-		return err
-	}
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		sys.Shutdown(context.Background())
-		return err
-	}
-	srv := &http.Server{
-		Handler:           gw,
-		ReadHeaderTimeout: 10 * time.Second,
-		// No ReadTimeout or WriteTimeout here: they would cut the
-		// long-lived Bullet transports, which set their own deadlines.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "path", f.path, "data", f.data)
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case serveErr = <-served:
-		log.Error("server stopped", "err", serveErr)
-	}
-
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	// The listener closes at once; the gateway refuses new requests and
-	// waits for its connections, which end as the actors drain their
-	// sessions (answering what is in flight).
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Warn("http shutdown", "err", err)
-		}
-	})
-	wg.Go(func() {
-		if err := gw.Shutdown(sctx); err != nil {
-			log.Warn("gateway shutdown", "err", err)
-		}
-	})
-	if err := sys.Shutdown(sctx); err != nil {
-		log.Warn("actors shutdown", "err", err)
-	}
-	wg.Wait()
-	storeOpen = false
-	if err := store.Close(); err != nil {
-		return fmt.Errorf("closing the store: %w", err)
-	}
-	log.Info("stopped")
-	return serveErr
 }

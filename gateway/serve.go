@@ -1,0 +1,257 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/bertsync/bertsync/actors"
+	"github.com/bertsync/bertsync/models"
+)
+
+// Defaults of the [ServeConfig] fields, used where a field is zero.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultShutdownTimeout = 15 * time.Second
+)
+
+// storeFile is the name of the store in [ServeConfig.DataDir].
+const storeFile = "bertsync.db"
+
+// The [http.Server] settings of [ListenAndServe]. There is no ReadTimeout
+// or WriteTimeout: they would cut the long-lived Bullet transports, which
+// set their own deadlines ([Config.WriteTimeout], [Config.PongTimeout]).
+const (
+	serveReadHeaderTimeout = 10 * time.Second
+	serveIdleTimeout       = 2 * time.Minute
+)
+
+// ServeConfig configures [ListenAndServe]: where to listen, the data
+// directory, the model types and the settings of the parts it builds. It
+// is passed by value; the zero value of a field means its default, and
+// only DataDir is required.
+type ServeConfig struct {
+	// Addr is the TCP address to listen on, host:port; port 0 picks a
+	// free one (see OnListen). Empty means DefaultAddr (127.0.0.1:8080).
+	// It is not used when Listener is set.
+	Addr string
+	// Listener, if not nil, is served instead of a new listener on Addr.
+	// ListenAndServe closes it when it returns.
+	Listener net.Listener
+
+	// DataDir is the data directory, created if missing: the store
+	// (DataDir/bertsync.db, see [models.OpenStore]) and, unless
+	// Gateway.DataDir says otherwise, the uploaded files. It must not be
+	// empty.
+	DataDir string
+
+	// Registry holds the model types written in Go. Nil means none.
+	Registry *models.Registry
+	// Models lists the model types the generic document model
+	// ([models.Documents]) serves beside those of Registry, which win.
+	// Empty means every type: any name a client sends is a collection in
+	// the store.
+	Models []string
+
+	// Logger receives the server's logs, among them the line
+	// msg=listening addr=HOST:PORT, and is the default of Gateway.Logger
+	// and Actors.Logger. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// OnListen, if not nil, is called with the listener's address (the
+	// port chosen, when Addr's port is 0) once the server accepts
+	// connections. It runs on ListenAndServe's goroutine, which does not
+	// watch ctx until it returns, so it should return promptly.
+	OnListen func(net.Addr)
+
+	// ShutdownTimeout bounds the graceful part of the shutdown, waiting
+	// for the sessions to answer what they received and for the model
+	// actors to finish their mailboxes; what remains after it is closed.
+	// Zero means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+
+	// Gateway configures the [Server]. Its DataDir defaults to DataDir,
+	// its Logger to Logger.
+	Gateway Config
+	// Actors configures the [actors.System]. Its Registry and Documents
+	// must be nil: ListenAndServe sets them from Registry and Models. Its
+	// Logger defaults to Logger, its MaxFrameSize to Gateway.MaxMessageSize,
+	// so that a frame the gateway lets through is not refused behind it.
+	Actors actors.Config
+}
+
+// ListenAndServe runs a bertsync server, what bertsync serve runs, until
+// ctx ends. It opens the store in cfg.DataDir, starts an [actors.System]
+// serving the types of cfg.Registry and, for every other type (or those
+// of cfg.Models), the document model, and serves a [Server] on cfg.Addr
+// or cfg.Listener with an [http.Server] that has no read or write
+// timeout, since the Bullet transports set their own deadlines.
+//
+// When ctx ends it shuts down gracefully, in this order: the listener
+// closes and new requests are refused ([Server.Shutdown]); the sessions
+// answer what they received and stop, which ends their connections, and
+// the model actors finish their mailboxes ([actors.System.Shutdown]);
+// then the store is closed. Whatever still runs after
+// cfg.ShutdownTimeout is closed without waiting. The handlers' contexts
+// do not end with ctx, so that the requests in flight are answered.
+//
+// It returns nil after a shutdown that ctx asked for. Otherwise it
+// returns the error that kept the server from starting (at once for a
+// config that cannot work, see [Config.Validate]) or the one that stopped
+// it, after the same shutdown; or the error of closing the store.
+//
+// To mount the gateway beside routes of one's own, build the parts as
+// ListenAndServe does: [models.OpenStore], [models.NewDocuments],
+// [actors.NewSystem] and [New]; to stop, call [Server.Shutdown] and
+// [actors.System.Shutdown] together, then close the store.
+func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
+	// The listener is ours from here on, whatever happens.
+	closeListener := cfg.Listener != nil
+	defer func() {
+		if closeListener {
+			cfg.Listener.Close()
+		}
+	}()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("gateway: data directory: %w", err)
+	}
+	store, err := models.OpenStore(filepath.Join(cfg.DataDir, storeFile))
+	if err != nil {
+		return err
+	}
+	storeOpen := true
+	defer func() {
+		if storeOpen {
+			store.Close()
+		}
+	}()
+
+	// The actors outlive ctx: in-flight requests are answered after it
+	// ends, so their handlers' context must not end with it.
+	acfg := cfg.Actors
+	acfg.Registry = cfg.Registry
+	acfg.Documents = models.NewDocuments(store, cfg.Models)
+	sys, err := actors.NewSystem(context.WithoutCancel(ctx), acfg)
+	if err != nil {
+		return err
+	}
+	gw, err := New(sys, cfg.Gateway)
+	if err != nil {
+		sys.Shutdown(context.Background())
+		return err
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			sys.Shutdown(context.Background())
+			return err
+		}
+	}
+	// srv.Serve closes ln, and srv.Shutdown waits for that.
+	closeListener = false
+	srv := &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: serveReadHeaderTimeout,
+		IdleTimeout:       serveIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "path", gw.cfg.Path, "data", cfg.DataDir)
+	if cfg.OnListen != nil {
+		cfg.OnListen(ln.Addr())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case serveErr = <-served:
+		log.Error("server stopped", "err", serveErr)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	// The listener closes at once; the gateway refuses new requests and
+	// waits for its connections, which end as the actors drain their
+	// sessions (answering what is in flight).
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("http shutdown", "err", err)
+		}
+	})
+	wg.Go(func() {
+		if err := gw.Shutdown(sctx); err != nil {
+			log.Warn("gateway shutdown", "err", err)
+		}
+	})
+	if err := sys.Shutdown(sctx); err != nil {
+		log.Warn("actors shutdown", "err", err)
+	}
+	wg.Wait()
+	storeOpen = false
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("gateway: closing the store: %w", err)
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// withDefaults returns c with zero fields replaced by their defaults and
+// the shared settings passed on to Gateway and Actors, or an error for
+// settings that cannot work.
+func (c ServeConfig) withDefaults() (ServeConfig, error) {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("DataDir must not be empty"))
+	}
+	if c.Actors.Registry != nil || c.Actors.Documents != nil {
+		errs = append(errs, errors.New("Actors.Registry and Actors.Documents must be nil: set Registry and Models"))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("ShutdownTimeout must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("gateway: serve: %w", err)
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Gateway.Logger == nil {
+		c.Gateway.Logger = c.Logger
+	}
+	if c.Gateway.DataDir == "" {
+		c.Gateway.DataDir = c.DataDir
+	}
+	if c.Actors.Logger == nil {
+		c.Actors.Logger = c.Logger
+	}
+	if c.Actors.MaxFrameSize == 0 {
+		c.Actors.MaxFrameSize = c.Gateway.MaxMessageSize
+	}
+	// Checked now, before anything is opened.
+	if err := c.Gateway.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
