@@ -1,13 +1,15 @@
 // Package gateway is bertsync's HTTP front: the Bullet endpoint, where
 // browsers running bullet.js and BERT-JS (or bertsync.js, our client)
 // reach their session actors, and the REST, upload and static handlers
-// beside it. [New] returns a [Server], an [http.Handler] to give to an
-// [http.Server].
+// beside it. [ListenAndServe] runs a whole server (store, actors, gateway,
+// graceful shutdown), as bertsync serve and examples/character do; [New]
+// returns just the [Server], an [http.Handler] to mount beside other
+// routes.
 //
 // # The Bullet endpoint
 //
 // One URL, [Config.Path] (default /bullet), serves every transport; the
-// request chooses, as Bullet's Cowboy handler does (DESIGN.md §1):
+// request chooses, as Bullet's Cowboy handler does (docs/bullet.md):
 //
 //	Upgrade: websocket                    WebSocket
 //	GET, Accept: text/event-stream        EventSource
