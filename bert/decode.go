@@ -183,19 +183,15 @@ type decodeState struct {
 	bad        bool     // term found the input malformed
 	pending    int      // terms that open containers still owe (see claim)
 
-	// Allocation arenas for the term tree of one decode. Tuples, lists
-	// and small binaries are carved from shared chunks (with their
-	// capacity cut to their length, so appending to one cannot touch
-	// another). The chunks belong to the decoded values: init drops
-	// them, it never reuses them.
+	// Allocation arenas for the term tree of one decode. Tuple and list
+	// elements are carved from shared chunks (with their capacity cut to
+	// their length, so appending to one cannot touch another), and so
+	// are the boxed slice headers, numbers and small binaries (see
+	// box.go). The chunks belong to the decoded values: init drops them,
+	// it never reuses them.
 	elemArena []any
-	byteArena []byte
-	// Slabs for boxing values into interfaces (see box.go); like the
-	// arenas they belong to the decoded values.
-	tupleSlab []Tuple
-	bytesSlab [][]byte
-	intSlab   []int64
-	floatSlab []float64
+	hdrSlab   [][]any  // slice headers of Tuple, List, []byte, ByteList
+	raw       []uint64 // int64, float64 and small binaries
 
 	// atoms caches boxed atoms across decodes by this (pooled) state, so
 	// that the atoms every message repeats cost no allocation. Atoms are
@@ -234,8 +230,7 @@ func (d *decodeState) release() {
 // dropArenas forgets the arenas and slabs, which now belong to the values
 // decoded from them.
 func (d *decodeState) dropArenas() {
-	d.elemArena, d.byteArena = nil, nil
-	d.tupleSlab, d.bytesSlab, d.intSlab, d.floatSlab = nil, nil, nil, nil
+	d.elemArena, d.hdrSlab, d.raw = nil, nil, nil
 }
 
 // saveError keeps the first error, as json's decoder does.

@@ -88,8 +88,28 @@ func (d *decodeState) term() any {
 		}
 		d.off = end
 		return d.boxFloat(f)
-	case tagAtom, tagSmallAtom, tagAtomUTF8, tagSmallAtomUTF8:
-		return d.atom()
+	case tagSmallAtomUTF8, tagSmallAtom:
+		if p >= len(data) {
+			return d.fail()
+		}
+		n := int(data[p])
+		p++
+		if n > len(data)-p {
+			return d.fail()
+		}
+		d.off = p + n
+		return d.atomOf(data[p:p+n], tag == tagSmallAtom)
+	case tagAtomUTF8, tagAtom:
+		if !d.fits(p, 2) {
+			return d.fail()
+		}
+		n := int(binary.BigEndian.Uint16(data[p:]))
+		p += 2
+		if n > len(data)-p {
+			return d.fail()
+		}
+		d.off = p + n
+		return d.atomOf(data[p:p+n], tag == tagAtom)
 	case tagSmallTuple, tagLargeTuple:
 		var n uint64
 		if tag == tagSmallTuple {
@@ -115,11 +135,18 @@ func (d *decodeState) term() any {
 		if d.depth >= d.maxDepth {
 			return d.fail()
 		}
-		if n == 2 {
-			// {bert, nil | true | false} without building the tuple.
-			if v, ok := d.bertConst(); ok {
-				d.pending -= 2
-				return v
+		// {bert, ...} may be a BERT complex type; {bert, nil | true |
+		// false} is decoded without building the tuple.
+		bert := false
+		if n >= 2 && n <= 5 {
+			if e := d.bertAtomEnd(p); e != 0 {
+				if n == 2 {
+					if v, ok := d.bertConst(e); ok {
+						d.pending -= 2
+						return v
+					}
+				}
+				bert = true
 			}
 		}
 		d.depth++
@@ -132,11 +159,9 @@ func (d *decodeState) term() any {
 		if d.bad {
 			return nil
 		}
-		if n >= 2 && n <= 5 {
-			if a, ok := t[0].(Atom); ok && a == "bert" {
-				if v, ok := complexTerm(t); ok {
-					return v
-				}
+		if bert {
+			if v, ok := complexTerm(t); ok {
+				return v
 			}
 		}
 		return d.boxTuple(t)
@@ -219,14 +244,33 @@ func (d *decodeState) term() any {
 	return d.fail()
 }
 
-// bertConst decodes the elements of a 2-tuple at d.off if they are
-// {bert, nil}, {bert, true} or {bert, false}.
-func (d *decodeState) bertConst() (any, bool) {
-	save := d.off
-	if !d.isAtom() {
-		return nil, false
+// bertAtomEnd returns the offset just past the term at p if it is the
+// atom bert, else 0.
+func (d *decodeState) bertAtomEnd(p int) int {
+	data := d.data
+	if p < 0 || p >= len(data) {
+		return 0
 	}
-	if b, _, ok := d.atomBytes(); !ok || string(b) != "bert" || !d.isAtom() {
+	switch data[p] {
+	case tagSmallAtomUTF8, tagSmallAtom:
+		if len(data)-p >= 6 && data[p+1] == 4 && string(data[p+2:p+6]) == "bert" {
+			return p + 6
+		}
+	case tagAtomUTF8, tagAtom:
+		if len(data)-p >= 7 && data[p+1] == 0 && data[p+2] == 4 && string(data[p+3:p+7]) == "bert" {
+			return p + 7
+		}
+	}
+	return 0
+}
+
+// bertConst decodes the 2-tuple at d.off, whose first element (the atom
+// bert) ends at e, if it is {bert, nil}, {bert, true} or {bert, false},
+// and moves past it; otherwise it leaves d.off alone.
+func (d *decodeState) bertConst(e int) (any, bool) {
+	save := d.off
+	d.off = e
+	if !d.isAtom() {
 		d.off = save
 		return nil, false
 	}
@@ -251,23 +295,17 @@ func (d *decodeState) bytes(p, n int) []byte {
 	if d.zeroCopy {
 		return d.data[p : p+n : p+n]
 	}
-	var b []byte
 	if n == 0 {
 		return []byte{}
 	}
-	if n <= smallBinary {
-		if len(d.byteArena) < n {
-			// Each binary is at least as long in the input, so the chunk
-			// never exceeds the input that remains.
-			d.byteArena = make([]byte, min(max(4*smallBinary, n), len(d.data)-p))
-		}
-		b = d.byteArena[:n:n]
-		d.byteArena = d.byteArena[n:]
-	} else {
+	if n > smallBinary {
 		// append, unlike make and copy, does not clear memory it is
 		// about to overwrite.
 		return append([]byte(nil), d.data[p:p+n]...)
 	}
+	// Each binary is at least as long in the input, so the raw chunk
+	// never exceeds the input that remains (see rawWords).
+	b := d.rawBytes(n)
 	copy(b, d.data[p:])
 	return b
 }
@@ -283,20 +321,16 @@ func (d *decodeState) allocElems(n int) []any {
 		if n <= 256 {
 			size = max(n, d.slabSize(6))
 		}
-		d.elemArena = make([]any, size)
+		d.elemArena = fullCap(append([]any(nil), make([]any, size)...))
 	}
 	e := d.elemArena[:n:n]
 	d.elemArena = d.elemArena[n:]
 	return e
 }
 
-// atom decodes the atom at d.off as a boxed Atom, from the cache when it
-// can.
-func (d *decodeState) atom() any {
-	b, latin1, ok := d.atomBytes()
-	if !ok {
-		return d.fail()
-	}
+// atomOf returns atom text b (Latin-1 if latin1, else UTF-8) as a boxed
+// Atom, from the cache when it can.
+func (d *decodeState) atomOf(b []byte, latin1 bool) any {
 	var slot *atomSlot
 	if len(b) <= maxCachedAtomLen && (!latin1 || isASCII(b)) {
 		// Only valid UTF-8 is ever cached, so a hit needs no check.
