@@ -28,7 +28,7 @@
 // The gateway creates a [Session] per connection with [System.NewSession],
 // giving it the connection's outbound side as a [Transport], and hands it
 // each inbound frame with [Session.Deliver]. The session actor decodes
-// the frame, checks the request (DESIGN.md §2) and sends it to the model
+// the frame, checks the request (docs/protocol.md) and sends it to the model
 // actor with a Request; the model actor calls [models.Handler].Sync, one
 // request at a time, and responds to the session. After a successful
 // create, update, patch or delete it pushes
@@ -73,7 +73,9 @@
 // transport's bounded queue is full, or the connection is gone) the
 // session stops and closes the transport with [SlowConsumer] or
 // [TransportError]. Nobody else waits for a slow client: a model actor's
-// push is one mailbox message per subscriber, encoded once for all.
+// push is one mailbox message per subscriber, encoded once for all (and
+// converted once to a text frame's form, [Frame].TextWire, for those that
+// take text).
 //
 // A session with no frame and no [Session.Touch] for
 // [Config.SessionIdleTimeout] stops with [IdleTimeout]. Pending requests

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"runtime/debug"
 
@@ -65,7 +64,7 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 	defer a.recoverRequest(ctx, r)
 	switch r.req.Method {
 	case methodSubscribe:
-		who := ctx.Sender()
+		who := r.sender()
 		if who == nil {
 			a.reply(ctx, r, nil, models.Errorf(models.CodeBadRequest, "subscribe needs a connection"))
 			return
@@ -76,7 +75,7 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 		}
 		a.reply(ctx, r, m.seq, nil)
 	case methodUnsubscribe:
-		if who := ctx.Sender(); who != nil {
+		if who := r.sender(); who != nil {
 			if _, ok := m.subs[who.Id]; ok {
 				delete(m.subs, who.Id)
 				ctx.Unwatch(who)
@@ -84,7 +83,7 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 		}
 		a.reply(ctx, r, m.seq, nil)
 	case methodBroadcast:
-		seq, err := a.push(ctx, "broadcast", r.req.Props.Term(), ctx.Sender())
+		seq, err := a.push(ctx, "broadcast", r.req.Props.Term(), r.sender())
 		if err != nil {
 			a.reply(ctx, r, nil, models.Errorf(models.CodeBadRequest, "the broadcast props cannot be encoded: %v", err))
 			return
@@ -117,13 +116,12 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 // call runs the handler with the request's deadline.
 func (a *modelActor) call(r *modelRequest) (any, error) {
 	m := a.m
-	hctx := m.sys.ctx
 	if d := m.sys.cfg.RequestTimeout; d > 0 {
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithTimeout(hctx, d)
-		defer cancel()
+		hctx := newHandlerContext(m.sys.ctx, d)
+		defer hctx.release()
+		return m.h.Sync(hctx, r.req)
 	}
-	return m.h.Sync(hctx, r.req)
+	return m.h.Sync(m.sys.ctx, r.req)
 }
 
 // recoverRequest handles a panic while serving r, the handler's or ours:
@@ -173,7 +171,15 @@ func (a *modelActor) reply(ctx actor.Context, r *modelRequest, msg any, err erro
 		r.reply <- rep // buffered: never blocks
 		return
 	}
-	ctx.Respond(rep)
+	ctx.Send(r.from.pid, rep)
+}
+
+// sender is the actor of the requesting session, or nil for System.Call.
+func (r *modelRequest) sender() *actor.PID {
+	if r.from == nil {
+		return nil
+	}
+	return r.from.pid
 }
 
 // eventOf returns the push event of a method that changes the model, or

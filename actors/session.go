@@ -166,9 +166,14 @@ type pending struct {
 // requests of the connection in a queue and answers them from its head,
 // so a fast reply waits for the slow ones before it.
 type sessionActor struct {
-	s        *Session
-	nextID   uint64
-	q        []*pending
+	s      *Session
+	nextID uint64
+	q      []*pending
+	// qbuf backs q while it holds one request, and spare is the entry of
+	// the last one answered: a client that waits for each reply before
+	// its next request costs the queue no allocation.
+	qbuf     [1]*pending
+	spare    *pending
 	pushText bool // frame type for pushes: the latest inbound one
 	draining bool
 	stopping bool
@@ -209,9 +214,6 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 		a.flush(ctx)
 	case *closeMsg:
 		a.stop(ctx, msg.reason)
-	case *actor.DeadLetterResponse:
-		// Sent back by protoactor for a request to a stopped model actor;
-		// the pending entry times out.
 	}
 }
 
@@ -272,7 +274,9 @@ func (a *sessionActor) inbound(ctx actor.Context, f Frame) {
 		a.answer(ctx, e, nil, err)
 		return
 	}
-	ctx.Request(m.pid, &modelRequest{id: e.id, req: req})
+	// Should the model actor be gone (only during a forced shutdown), the
+	// request is a dead letter and its entry times out.
+	ctx.Send(m.pid, &modelRequest{id: e.id, req: req, from: a.s})
 	a.armRequestTimer(ctx)
 }
 
@@ -316,7 +320,13 @@ func (a *sessionActor) model(name string) (*modelState, error) {
 
 func (a *sessionActor) enqueue(text bool) *pending {
 	a.nextID++
-	e := &pending{id: a.nextID, text: text, repeat: 1}
+	e := a.spare
+	if e != nil {
+		a.spare = nil
+		*e = pending{id: a.nextID, text: text, repeat: 1}
+	} else {
+		e = &pending{id: a.nextID, text: text, repeat: 1}
+	}
 	if d := a.s.sys.cfg.RequestTimeout; d > 0 {
 		e.deadline = time.Now().Add(d)
 	}
@@ -360,9 +370,11 @@ func (a *sessionActor) flush(ctx actor.Context) {
 		if e.fromFrame {
 			a.s.inflight.Add(-1)
 		}
+		*e = pending{} // let the reply go
+		a.spare = e
 	}
 	if len(a.q) == 0 {
-		a.q = a.q[:0:0] // let the backing array go
+		a.q = a.qbuf[:0] // let a grown backing array go
 		if a.draining {
 			a.stop(ctx, ServerShutdown)
 		}
@@ -371,19 +383,22 @@ func (a *sessionActor) flush(ctx actor.Context) {
 	a.armRequestTimer(ctx)
 }
 
+// push sends a model actor's push: the bytes encoded once for every
+// subscriber, unless this session speaks another profile.
 func (a *sessionActor) push(ctx actor.Context, p *pushMsg) {
 	if a.stopping {
 		return
 	}
-	data := p.data
+	f := p.frame(a.pushText)
 	if a.s.profile != bert.BERTJS {
-		var err error
-		if data, err = bert.Append(nil, p.term, a.s.profile); err != nil {
+		data, err := bert.Append(nil, p.term, a.s.profile)
+		if err != nil {
 			a.s.sys.log.Warn("actors: push cannot be encoded for this session's profile", "err", err)
 			return
 		}
+		f = Frame{Data: data, Text: a.pushText}
 	}
-	a.send(ctx, Frame{Data: data, Text: a.pushText})
+	a.send(ctx, f)
 }
 
 // overflowed answers the frames Deliver rejected, as one queue entry.
@@ -405,13 +420,17 @@ func (a *sessionActor) overflowed(ctx actor.Context) {
 		"too many pending requests (limit %d): wait for replies before sending more", a.s.sys.cfg.MaxPendingRequests))
 }
 
-// armRequestTimer makes sure a timer fires at the head's deadline.
+// armRequestTimer makes sure a timer fires at the head's deadline, or
+// earlier. A timer that is due earlier is kept: it fires, finds nothing
+// late and is set again for the head then. Resetting it to each new
+// head's deadline instead would cost a timer-heap update per request;
+// this way a busy session's timer fires about once per RequestTimeout.
 func (a *sessionActor) armRequestTimer(ctx actor.Context) {
 	if len(a.q) == 0 || a.q[0].done || a.q[0].deadline.IsZero() {
 		return
 	}
 	at := a.q[0].deadline
-	if a.reqTimer != nil && at.Equal(a.reqTimerAt) {
+	if a.reqTimer != nil && !a.reqTimerAt.IsZero() && !a.reqTimerAt.After(at) {
 		return
 	}
 	a.reqTimerAt = at

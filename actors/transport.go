@@ -18,6 +18,12 @@ type Frame struct {
 	Data []byte
 	// Text is true for a BERT-JS text frame and false for a binary frame.
 	Text bool
+	// TextWire, when set on an outbound Text frame, is Data as a text
+	// frame carries it: the binary string in UTF-8 (one character per
+	// byte). A push is converted once for all its text subscribers this
+	// way, and transports send TextWire rather than converting Data
+	// themselves. It is shared too: transports must not modify it.
+	TextWire []byte
 	// Reply is set by the session on an outbound frame that answers a
 	// delivered frame (false for a push). Each delivered frame gets
 	// exactly one reply, in delivery order, so a transport can route the
@@ -38,7 +44,8 @@ type Frame struct {
 //
 // The session actor is the only caller of Send and Close, from one
 // goroutine at a time, so implementations need no lock between the two;
-// they do need one against their own writer goroutine.
+// they do need one against their own writer goroutine. Neither may wait
+// for the session (calling its methods is fine: they never block).
 type Transport interface {
 	// Send queues f for the client and returns at once: it never blocks
 	// on the network. An error means the frame cannot be delivered, the

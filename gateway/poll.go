@@ -157,7 +157,10 @@ func (s *Server) writeMessage(w http.ResponseWriter, r *http.Request, status int
 	body := f.Data
 	if f.Text {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
-		body = appendBinaryString(make([]byte, 0, binaryStringLen(f.Data)), f.Data)
+		body = f.TextWire // a push, converted once for all subscribers
+		if body == nil {
+			body = appendBinaryString(make([]byte, 0, binaryStringLen(f.Data)), f.Data)
+		}
 	} else {
 		h.Set("Content-Type", "application/octet-stream")
 	}

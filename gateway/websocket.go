@@ -118,13 +118,22 @@ func (c *wsConn) Send(f actors.Frame) error {
 }
 
 // takeQueue returns the whole backlog and empties the queue.
-func (c *wsConn) takeQueue() []actors.Frame {
+func (c *wsConn) takeQueue() []actors.Frame { return c.swapQueue(nil) }
+
+// swapQueue returns the whole backlog and gives the queue next, an empty
+// slice whose array the writer is done with.
+func (c *wsConn) swapQueue(next []actors.Frame) []actors.Frame {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	q := c.queue
-	c.queue = nil
+	c.queue = next
 	return q
 }
+
+// keptQueueCap bounds the queue array the writer hands back for reuse.
+// Reusing it spares each push to each subscriber an allocation; keeping
+// only a small one keeps an idle connection small after a backlog.
+const keptQueueCap = 4
 
 // Close asks the writer to send what is queued, then a close frame, and
 // to end the connection. A slow consumer is cut at once: its queue is
@@ -241,11 +250,37 @@ func (c *wsConn) extendReadDeadline() {
 	}
 }
 
+// readBufs holds the buffers readAtMost reads small messages into.
+var readBufs = sync.Pool{New: func() any { return new([readSmall]byte) }}
+
+// readSmall is the size of a message readAtMost copies out of a pooled
+// buffer; requests are mostly far smaller.
+const readSmall = 512
+
 // readAtMost reads r to its end, keeping at most limit bytes; n is the
 // length of the whole message. The bytes past limit are discarded.
 func readAtMost(r io.Reader, limit int) (data []byte, n int64, err error) {
+	// A small message costs one allocation of its own size instead of a
+	// bytes.Buffer's 512 bytes and more.
+	small := readBufs.Get().(*[readSmall]byte)
+	defer readBufs.Put(small)
+	m, err := io.ReadFull(r, small[:min(limit+1, readSmall)])
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return bytes.Clone(small[:m]), int64(m), nil
+	case err != nil:
+		return nil, int64(m), err
+	case m <= limit:
+		// The message fills the buffer; read the rest below.
+	default:
+		// Already over the limit.
+		rest, err := io.Copy(io.Discard, r)
+		return nil, int64(m) + rest, err
+	}
 	var buf bytes.Buffer
-	n, err = buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
+	buf.Write(small[:m])
+	more, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1-int64(m)))
+	n = int64(m) + more
 	if err != nil {
 		return nil, n, err
 	}
@@ -257,6 +292,8 @@ func readAtMost(r io.Reader, limit int) (data []byte, n int64, err error) {
 }
 
 // writePump writes the queued frames, pings, and finally the close frame.
+// The writing is done by methods of wsWriter, so that this frame, on the
+// stack of every idle connection's writer, stays small.
 func (c *wsConn) writePump() {
 	defer close(c.writerDone)
 	cfg := &c.srv.cfg
@@ -266,65 +303,103 @@ func (c *wsConn) writePump() {
 		defer t.Stop()
 		tick = t.C
 	}
-	var scratch []byte
-	write := func(f actors.Frame) error {
-		c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-		mt, data := websocket.BinaryMessage, f.Data
-		if f.Text {
-			mt = websocket.TextMessage
-			scratch = appendBinaryString(scratch[:0], f.Data)
-			data = scratch
-		}
-		w, err := c.conn.NextWriter(mt)
-		if err != nil {
-			return err
-		}
-		if _, err := w.Write(data); err != nil {
-			return err
-		}
-		return w.Close()
-	}
-	fail := func(err error) {
-		c.srv.log.Debug("gateway: websocket write failed", "err", err)
-		c.shutdown(actors.TransportError)
-		// Wake the reader, which ends the session.
-		c.conn.Close()
-	}
+	w := wsWriter{c: c}
 	for {
 		select {
 		case <-c.ready:
-			// The whole backlog in one wakeup.
-			for _, f := range c.takeQueue() {
-				if err := write(f); err != nil {
-					fail(err)
-					return
-				}
-			}
-			if cap(scratch) > 64<<10 {
-				scratch = nil
+			if err := w.flush(); err != nil {
+				c.writeFailed(err)
+				return
 			}
 		case <-tick:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
-				fail(err)
+				c.writeFailed(err)
 				return
 			}
 		case <-c.closing:
-			if c.reason != actors.SlowConsumer && c.reason != actors.TransportError {
-				for _, f := range c.takeQueue() {
-					if err := write(f); err != nil {
-						fail(err)
-						return
-					}
-				}
-			}
-			code, text := closeCode(c.reason)
-			c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text),
-				time.Now().Add(cfg.WriteTimeout))
-			// The reader ends on the client's close frame or this deadline.
-			c.conn.SetReadDeadline(time.Now().Add(closeGracePeriod))
+			w.close()
 			return
 		}
 	}
+}
+
+// wsWriter is the state of a connection's writer goroutine.
+type wsWriter struct {
+	c *wsConn
+	// scratch holds a reply converted to a text frame's binary string.
+	scratch []byte
+	// spare is an empty queue array the writer is done with, handed back
+	// to the queue on the next wakeup.
+	spare []actors.Frame
+}
+
+// flush writes the whole backlog, which one wakeup of the writer takes.
+func (w *wsWriter) flush() error {
+	q := w.c.swapQueue(w.spare)
+	w.spare = nil
+	for _, f := range q {
+		if err := w.write(f); err != nil {
+			return err
+		}
+	}
+	if cap(q) <= keptQueueCap {
+		clear(q) // let the frames' bytes go
+		w.spare = q[:0]
+	}
+	if cap(w.scratch) > 64<<10 {
+		w.scratch = nil
+	}
+	return nil
+}
+
+func (w *wsWriter) write(f actors.Frame) error {
+	c := w.c
+	c.conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	mt, data := websocket.BinaryMessage, f.Data
+	switch {
+	case f.Text && f.TextWire != nil:
+		// A push, converted once for all its subscribers.
+		mt, data = websocket.TextMessage, f.TextWire
+	case f.Text:
+		mt = websocket.TextMessage
+		w.scratch = appendBinaryString(w.scratch[:0], f.Data)
+		data = w.scratch
+	}
+	mw, err := c.conn.NextWriter(mt)
+	if err != nil {
+		return err
+	}
+	if _, err := mw.Write(data); err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+// close writes what is queued, unless the client is cut off, then the
+// close frame.
+func (w *wsWriter) close() {
+	c := w.c
+	if c.reason != actors.SlowConsumer && c.reason != actors.TransportError {
+		for _, f := range c.takeQueue() {
+			if err := w.write(f); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		}
+	}
+	code, text := closeCode(c.reason)
+	c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text),
+		time.Now().Add(c.srv.cfg.WriteTimeout))
+	// The reader ends on the client's close frame or this deadline.
+	c.conn.SetReadDeadline(time.Now().Add(closeGracePeriod))
+}
+
+// writeFailed ends the connection after a failed write.
+func (c *wsConn) writeFailed(err error) {
+	c.srv.log.Debug("gateway: websocket write failed", "err", err)
+	c.shutdown(actors.TransportError)
+	// Wake the reader, which ends the session.
+	c.conn.Close()
 }
 
 // closeCode is the WebSocket close status for a session's end.

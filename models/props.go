@@ -229,8 +229,15 @@ func (p Props) Clone() Props {
 // form replies and pushes carry.
 func (p Props) Term() bert.List {
 	l := make(bert.List, len(p))
+	// The pairs share one backing array: every reply and push is made
+	// this way, and one allocation for all of them beats one per pair.
+	// Each pair is capped at its two elements, so that appending to one
+	// cannot overwrite the next.
+	elems := make([]any, 2*len(p))
 	for i, prop := range p {
-		l[i] = bert.Tuple{bert.Atom(prop.Key), prop.Value}
+		kv := elems[2*i : 2*i+2 : 2*i+2]
+		kv[0], kv[1] = bert.Atom(prop.Key), prop.Value
+		l[i] = bert.Tuple(kv)
 	}
 	return l
 }
