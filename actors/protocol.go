@@ -9,7 +9,7 @@ import (
 	"github.com/bertsync/bertsync/models"
 )
 
-// The application protocol of DESIGN.md §2, as the session actor reads
+// The application protocol of docs/protocol.md, as the session actor reads
 // and writes it.
 //
 // A request is one of

@@ -8,7 +8,7 @@ import (
 // Frame is one message of a connection: a whole BERT term as raw bytes.
 //
 // Text says the frame came, or goes, as a BERT-JS text frame: the same
-// bytes sent one character per byte (see DESIGN.md §1). The session never
+// bytes sent one character per byte (see docs/bullet.md). The session never
 // looks at the characters; it only remembers which kind the client used, so
 // that a reply goes back as the kind of frame its request came in.
 type Frame struct {

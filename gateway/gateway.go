@@ -167,7 +167,7 @@ func (s *Server) removeConn(c *wsConn) {
 }
 
 // serveBullet chooses the transport the way Bullet's Cowboy handler does
-// (DESIGN.md §1).
+// (docs/bullet.md).
 func (s *Server) serveBullet(w http.ResponseWriter, r *http.Request) {
 	if err := s.checkOrigin(r); err != nil {
 		httpError(w, http.StatusForbidden, err.Error())
