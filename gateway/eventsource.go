@@ -27,17 +27,11 @@ import (
 const base64Param = "bertsync"
 
 func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
-	if !s.track(1) {
-		httpError(w, http.StatusServiceUnavailable, errShuttingDown.Error())
+	p, ok := s.beginPollRequest(w, r)
+	if !ok {
 		return
 	}
 	defer s.track(-1)
-	p, err := s.pollSessionFor(w, r)
-	if err != nil {
-		refuseSession(w, err)
-		return
-	}
-	allowCORS(w, r)
 	b64 := r.URL.Query().Get(base64Param) == "1"
 	if !b64 && p.stockRefused() {
 		httpError(w, http.StatusNotAcceptable,

@@ -37,17 +37,11 @@ import (
 const postSlack = 5 * time.Second
 
 func (s *Server) servePoll(w http.ResponseWriter, r *http.Request) {
-	if !s.track(1) {
-		httpError(w, http.StatusServiceUnavailable, errShuttingDown.Error())
+	p, ok := s.beginPollRequest(w, r)
+	if !ok {
 		return
 	}
 	defer s.track(-1)
-	p, err := s.pollSessionFor(w, r)
-	if err != nil {
-		refuseSession(w, err)
-		return
-	}
-	allowCORS(w, r)
 	p.sess.Touch()
 	defer p.sess.Touch()
 	timer := time.NewTimer(s.cfg.PollTimeout)
@@ -79,17 +73,11 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
-	if !s.track(1) {
-		httpError(w, http.StatusServiceUnavailable, errShuttingDown.Error())
+	p, ok := s.beginPollRequest(w, r)
+	if !ok {
 		return
 	}
 	defer s.track(-1)
-	p, err := s.pollSessionFor(w, r)
-	if err != nil {
-		refuseSession(w, err)
-		return
-	}
-	allowCORS(w, r)
 
 	max := s.cfg.MaxMessageSize
 	wireMax := 2 * max

@@ -251,14 +251,28 @@ func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSe
 	return p, nil
 }
 
-// refuseSession answers a request that could not have a session: 400 for
-// a malformed channel, else 503 (shutting down, no randomness).
-func refuseSession(w http.ResponseWriter, err error) {
-	status := http.StatusServiceUnavailable
-	if errors.Is(err, errBadChannel) {
-		status = http.StatusBadRequest
+// beginPollRequest starts a request of the HTTP transports: it counts the
+// request for shutdown, finds or makes its session and allows CORS. When
+// it reports ok, the caller calls s.track(-1) once the request ends;
+// otherwise the request has been answered (503 while shutting down or
+// without randomness, 400 for a malformed channel).
+func (s *Server) beginPollRequest(w http.ResponseWriter, r *http.Request) (*pollSession, bool) {
+	if !s.track(1) {
+		httpError(w, http.StatusServiceUnavailable, errShuttingDown.Error())
+		return nil, false
 	}
-	httpError(w, status, err.Error())
+	p, err := s.pollSessionFor(w, r)
+	if err != nil {
+		s.track(-1)
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, errBadChannel) {
+			status = http.StatusBadRequest
+		}
+		httpError(w, status, err.Error())
+		return nil, false
+	}
+	allowCORS(w, r)
+	return p, true
 }
 
 // validChannel reports whether c is a well-formed channel parameter; the
