@@ -116,16 +116,8 @@ func (s *Store) Close() error {
 func (s *Store) Get(ctx context.Context, model, id string) (Props, error) {
 	var attrs Props
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		docs, _ := modelBuckets(tx, model)
-		if docs == nil {
-			return notFound(model, id)
-		}
-		v := docs.Get([]byte(id))
-		if v == nil {
-			return notFound(model, id)
-		}
 		var err error
-		_, attrs, err = decodeRecord(v)
+		_, _, _, attrs, err = findRecord(tx, model, id)
 		return err
 	})
 	return attrs, err
@@ -191,15 +183,7 @@ func (s *Store) Put(ctx context.Context, model, id string, attrs Props) (created
 func (s *Store) Merge(ctx context.Context, model, id string, attrs Props) (Props, error) {
 	var merged Props
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		docs, order := modelBuckets(tx, model)
-		if docs == nil {
-			return notFound(model, id)
-		}
-		v := docs.Get([]byte(id))
-		if v == nil {
-			return notFound(model, id)
-		}
-		seq, old, err := decodeRecord(v)
+		docs, order, seq, old, err := findRecord(tx, model, id)
 		if err != nil {
 			return err
 		}
@@ -217,15 +201,7 @@ func (s *Store) Merge(ctx context.Context, model, id string, attrs Props) (Props
 func (s *Store) Remove(ctx context.Context, model, id string) (Props, error) {
 	var attrs Props
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		docs, order := modelBuckets(tx, model)
-		if docs == nil {
-			return notFound(model, id)
-		}
-		v := docs.Get([]byte(id))
-		if v == nil {
-			return notFound(model, id)
-		}
-		seq, old, err := decodeRecord(v)
+		docs, order, seq, old, err := findRecord(tx, model, id)
 		if err != nil {
 			return err
 		}
@@ -239,6 +215,22 @@ func (s *Store) Remove(ctx context.Context, model, id string) (Props, error) {
 		return nil, err
 	}
 	return attrs, nil
+}
+
+// findRecord looks document id of model up in tx: its model's buckets,
+// its place in the creation order and its attributes, or an error
+// wrapping [ErrNotFound].
+func findRecord(tx *bbolt.Tx, model, id string) (docs, order *bbolt.Bucket, seq uint64, attrs Props, err error) {
+	docs, order = modelBuckets(tx, model)
+	if docs == nil {
+		return nil, nil, 0, nil, notFound(model, id)
+	}
+	v := docs.Get([]byte(id))
+	if v == nil {
+		return nil, nil, 0, nil, notFound(model, id)
+	}
+	seq, attrs, err = decodeRecord(v)
+	return docs, order, seq, attrs, err
 }
 
 // List returns up to limit documents of model in the order they were
