@@ -72,6 +72,9 @@ func (b *baseline) echo(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// hubJoined is what the hub sends a connection once it is registered.
+var hubJoined = []byte("joined")
+
 func (b *baseline) serveHub(w http.ResponseWriter, r *http.Request) {
 	conn, err := baselineUpgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -81,6 +84,14 @@ func (b *baseline) serveHub(w http.ResponseWriter, r *http.Request) {
 	b.hubMu.Lock()
 	b.hub[me] = struct{}{}
 	b.hubMu.Unlock()
+	// The client's handshake ends before this handler registers it: it
+	// waits for this word, so that no broadcast can miss it.
+	me.mu.Lock()
+	err = conn.WriteMessage(websocket.TextMessage, hubJoined)
+	me.mu.Unlock()
+	if err != nil {
+		return
+	}
 	defer func() {
 		b.hubMu.Lock()
 		delete(b.hub, me)

@@ -408,6 +408,15 @@ func (s fanoutStats) pct(p float64) time.Duration {
 func fanout(ctx context.Context, o benchOptions, target string, subscribe []byte, round func(int) []byte, roundOf func([]byte) (int, bool)) (fanoutStats, error) {
 	setup := func(c *websocket.Conn) error {
 		if subscribe == nil {
+			// The hub: wait until it has registered this connection.
+			c.SetReadDeadline(time.Now().Add(benchPhaseTimeout))
+			_, msg, err := c.ReadMessage()
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(msg, hubJoined) {
+				return fmt.Errorf("the hub said %q, want %q", msg, hubJoined)
+			}
 			return nil
 		}
 		reply, err := benchCall(c, subscribe)
