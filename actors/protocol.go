@@ -42,7 +42,7 @@ const requestShapes = "want {sync, Method, Model, Props}, {sync, Method, Model, 
 func parseRequest(term any) (req models.Request, ref any, hasRef bool, err error) {
 	t, ok := term.(bert.Tuple)
 	if !ok || len(t) < 2 {
-		return req, nil, false, models.Errorf(models.CodeBadRequest, "request is %s; %s", kindOf(term), requestShapes)
+		return req, nil, false, models.Errorf(models.CodeBadRequest, "request is %s; %s", bert.KindOf(term), requestShapes)
 	}
 	if s, ok := bert.AsString(t[0]); !ok || s != "sync" {
 		return req, nil, false, models.Errorf(models.CodeBadRequest, "request does not start with sync; %s", requestShapes)
@@ -57,7 +57,7 @@ func parseRequest(term any) (req models.Request, ref any, hasRef bool, err error
 	case 2:
 		inner, ok := t[1].(bert.Tuple)
 		if !ok || len(inner) != 3 {
-			return req, nil, false, models.Errorf(models.CodeBadRequest, "request is {sync, %s}; %s", kindOf(t[1]), requestShapes)
+			return req, nil, false, models.Errorf(models.CodeBadRequest, "request is {sync, %s}; %s", bert.KindOf(t[1]), requestShapes)
 		}
 		method, model, props = inner[0], inner[1], inner[2]
 	default:
@@ -71,11 +71,11 @@ func parseRequest(term any) (req models.Request, ref any, hasRef bool, err error
 func newRequest(method, model, props any) (models.Request, error) {
 	ms, ok := bert.AsString(method)
 	if !ok {
-		return models.Request{}, models.Errorf(models.CodeBadRequest, "method is %s, want an atom such as read", kindOf(method))
+		return models.Request{}, models.Errorf(models.CodeBadRequest, "method is %s, want an atom such as read", bert.KindOf(method))
 	}
 	name, ok := bert.AsString(model)
 	if !ok {
-		return models.Request{}, models.Errorf(models.CodeBadRequest, "model is %s, want an atom or a binary", kindOf(model))
+		return models.Request{}, models.Errorf(models.CodeBadRequest, "model is %s, want an atom or a binary", bert.KindOf(model))
 	}
 	p, err := models.ParseProps(props)
 	if err != nil {
@@ -149,34 +149,6 @@ func publicError(model string, err error) (pub error, internal bool) {
 		return models.Errorf(models.CodeUnavailable, "the %s handler timed out", model), false
 	}
 	return models.Errorf(models.CodeInternal, "the %s handler failed; the server log has the details", model), true
-}
-
-// kindOf names the kind of a term for error messages without printing
-// the term, which may be large.
-func kindOf(term any) string {
-	switch t := term.(type) {
-	case nil:
-		return "{bert, nil}"
-	case bert.Atom:
-		return "an atom"
-	case bert.Tuple:
-		return fmt.Sprintf("a tuple of %d elements", len(t))
-	case bert.List:
-		return "a list"
-	case []byte:
-		return "a binary"
-	case bert.ByteList:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case bert.Map:
-		return "a map"
-	}
-	return fmt.Sprintf("a term of Go type %T", term)
 }
 
 func truncate(s string, n int) string {

@@ -1,5 +1,10 @@
 package bert
 
+import (
+	"fmt"
+	"math/big"
+)
+
 // The term model. Decoding into an interface value (any) yields these Go
 // types, and encoding accepts them; together they represent every term the
 // codec supports without losing anything:
@@ -103,4 +108,40 @@ func smallIntString(l []any) (string, bool) {
 		b[i] = c
 	}
 	return string(b), true
+}
+
+// KindOf names the kind of a term ("an atom", "a tuple of 3 elements", ...)
+// for error messages, without printing the term, which may be large.
+func KindOf(term any) string {
+	switch t := term.(type) {
+	case nil:
+		return "{bert, nil}"
+	case Atom:
+		return "an atom"
+	case bool:
+		return "a boolean"
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, *big.Int:
+		return "an integer"
+	case float32, float64:
+		return "a float"
+	case Tuple:
+		return fmt.Sprintf("a tuple of %d elements", len(t))
+	case List, []any:
+		return "a list"
+	case ImproperList:
+		return "an improper list"
+	case ByteList, string:
+		return "a string"
+	case []byte:
+		return "a binary"
+	case BitBinary:
+		return "a bitstring"
+	case Map:
+		return "a map"
+	case Dict:
+		return "a dict"
+	case Regex:
+		return "a regex"
+	}
+	return fmt.Sprintf("a term of Go type %T", term)
 }

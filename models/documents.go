@@ -178,7 +178,7 @@ func countProp(props Props, key string, def int) (int, error) {
 		return def, nil
 	}
 	bad := func() (int, error) {
-		return 0, Errorf(CodeBadRequest, "%s is %s, want a non-negative integer", key, kindOf(v))
+		return 0, Errorf(CodeBadRequest, "%s is %s, want a non-negative integer", key, bert.KindOf(v))
 	}
 	switch n := v.(type) {
 	case int64:

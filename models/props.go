@@ -1,8 +1,6 @@
 package models
 
 import (
-	"fmt"
-
 	"github.com/bertsync/bertsync/bert"
 )
 
@@ -47,7 +45,7 @@ func ParseProps(term any) (Props, error) {
 	case bert.Map:
 		pairs = t
 	default:
-		return nil, Errorf(CodeBadRequest, "props: got %s, want a proplist, a {bert, dict, ...} or a map", kindOf(term))
+		return nil, Errorf(CodeBadRequest, "props: got %s, want a proplist, a {bert, dict, ...} or a map", bert.KindOf(term))
 	}
 	props := make(Props, 0, len(pairs))
 	for i, p := range pairs {
@@ -65,7 +63,7 @@ func parseProplist(l []any) (Props, error) {
 	for i, el := range l {
 		tup, ok := el.(bert.Tuple)
 		if !ok || len(tup) != 2 {
-			return nil, Errorf(CodeBadRequest, "props: element %d is %s, want a {Key, Value} tuple", i, kindOf(el))
+			return nil, Errorf(CodeBadRequest, "props: element %d is %s, want a {Key, Value} tuple", i, bert.KindOf(el))
 		}
 		key, err := propKey(tup[0], i)
 		if err != nil {
@@ -79,7 +77,7 @@ func parseProplist(l []any) (Props, error) {
 func propKey(k any, i int) (string, error) {
 	key, ok := bert.AsString(k)
 	if !ok {
-		return "", Errorf(CodeBadRequest, "props: key %d is %s, want an atom, a binary or a string", i, kindOf(k))
+		return "", Errorf(CodeBadRequest, "props: key %d is %s, want an atom, a binary or a string", i, bert.KindOf(k))
 	}
 	if key == "" {
 		return "", Errorf(CodeBadRequest, "props: key %d is empty", i)
@@ -106,45 +104,6 @@ func checkDuplicates(props Props) error {
 		seen[p.Key] = struct{}{}
 	}
 	return nil
-}
-
-// kindOf names the kind of a term for error messages without printing the
-// term itself, which may be large.
-func kindOf(term any) string {
-	switch t := term.(type) {
-	case nil:
-		return "nil"
-	case bert.Atom:
-		return "an atom"
-	case bool:
-		return "a boolean"
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return "an integer"
-	case float32, float64:
-		return "a float"
-	case bert.Tuple:
-		return fmt.Sprintf("a tuple of %d elements", len(t))
-	case bert.List, []any:
-		return "a list"
-	case bert.ImproperList:
-		return "an improper list"
-	case bert.ByteList:
-		return "a string"
-	case []byte:
-		return "a binary"
-	case string:
-		return "a string"
-	case bert.BitBinary:
-		return "a bitstring"
-	case bert.Map:
-		return "a map"
-	case bert.Dict:
-		return "a dict"
-	case bert.Regex:
-		return "a regex"
-	default:
-		return fmt.Sprintf("a %T", term)
-	}
 }
 
 // Get returns the value of key and whether p has it.

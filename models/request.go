@@ -103,7 +103,7 @@ func idOf(props Props) (string, error) {
 	default:
 		s, ok := bert.AsString(v)
 		if !ok {
-			return "", Errorf(CodeBadRequest, "id is %s, want a binary, a string or an integer", kindOf(v))
+			return "", Errorf(CodeBadRequest, "id is %s, want a binary, a string or an integer", bert.KindOf(v))
 		}
 		id = s
 	}

@@ -404,11 +404,11 @@ func decodeRecord(v []byte) (uint64, Props, error) {
 	}
 	tup, ok := term.(bert.Tuple)
 	if !ok || len(tup) != 2 {
-		return 0, nil, fmt.Errorf("models: store: corrupt record: %s, want {Seq, Attrs}", kindOf(term))
+		return 0, nil, fmt.Errorf("models: store: corrupt record: %s, want {Seq, Attrs}", bert.KindOf(term))
 	}
 	seq, ok := tup[0].(int64)
 	if !ok || seq <= 0 {
-		return 0, nil, fmt.Errorf("models: store: corrupt record: sequence is %s", kindOf(tup[0]))
+		return 0, nil, fmt.Errorf("models: store: corrupt record: sequence is %s", bert.KindOf(tup[0]))
 	}
 	attrs, err := ParseProps(tup[1])
 	if err != nil {
