@@ -184,7 +184,7 @@ func (s *Server) serveBullet(w http.ResponseWriter, r *http.Request) {
 		s.servePost(w, r)
 	case r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
 		r.Header.Get("Access-Control-Request-Method") != "":
-		s.servePreflight(w, r)
+		servePreflight(w, r, "GET, POST")
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		httpError(w, http.StatusMethodNotAllowed,
@@ -239,12 +239,13 @@ func allowCORS(w http.ResponseWriter, r *http.Request) {
 	h.Add("Vary", "Origin")
 }
 
-// servePreflight answers a CORS preflight of an allowed origin (bullet.js
-// sends an X-Socket-Transport header, which needs one).
-func (s *Server) servePreflight(w http.ResponseWriter, r *http.Request) {
+// servePreflight answers a CORS preflight of an allowed origin for the
+// given methods (bullet.js sends an X-Socket-Transport header, which needs
+// one; REST clients send PUT, PATCH and DELETE).
+func servePreflight(w http.ResponseWriter, r *http.Request, methods string) {
 	allowCORS(w, r)
 	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "GET, POST")
+	h.Set("Access-Control-Allow-Methods", methods)
 	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
 		h.Set("Access-Control-Allow-Headers", req)
 	}

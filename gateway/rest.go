@@ -98,18 +98,12 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, models.Errorf(models.CodeForbidden, "%v", err))
 			return
 		}
-		allowCORS(w, r)
 		if r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
 			r.Header.Get("Access-Control-Request-Method") != "" {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
-			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-				h.Set("Access-Control-Allow-Headers", req)
-			}
-			h.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
+			servePreflight(w, r, "GET, POST, PUT, PATCH, DELETE")
 			return
 		}
+		allowCORS(w, r)
 	}
 	model, id, ok := splitRESTPath(r.URL)
 	if !ok {
