@@ -1,3 +1,5 @@
+//go:build !purego
+
 package bert
 
 import "unsafe"
@@ -26,6 +28,9 @@ import "unsafe"
 //
 // For the seed's sync request this turns twenty-odd allocations into
 // three: the elements, the headers and the raw words.
+//
+// Built with the purego tag, box_purego.go replaces this file with plain
+// conversions, for platforms and checkers that refuse package unsafe.
 
 // eface is the layout of an empty interface.
 type eface struct {
@@ -62,19 +67,6 @@ const (
 	maxRawChunk = 256 // words (2 KiB)
 )
 
-// slabSize returns the length of a new slab chunk for values that take
-// typically per bytes of input each: enough for the rest of a small term
-// in one chunk, at most 256, and never more than the remaining input
-// could fill, so that memory stays proportional to the input.
-func (d *decodeState) slabSize(per int) int {
-	return min(256, (len(d.data)-d.off)/per+1)
-}
-
-// fullCap returns s extended to its capacity. Chunks are allocated with
-// append, which rounds their capacity up to what the allocation really
-// holds (its size class), so that no memory goes unused.
-func fullCap[T any](s []T) []T { return s[:cap(s)] }
-
 // hdrSlot returns a fresh slot for a slice header.
 func (d *decodeState) hdrSlot() *[]any {
 	if len(d.hdrSlab) == 0 {
@@ -104,13 +96,17 @@ func (d *decodeState) boxTuple(t Tuple) any {
 }
 
 func (d *decodeState) boxList(l List) any {
-	return d.boxListAs(l, listType_)
-}
-
-func (d *decodeState) boxListAs(l []any, typ unsafe.Pointer) any {
 	p := d.hdrSlot()
 	*p = l
-	return box(typ, unsafe.Pointer(p))
+	return box(listType_, unsafe.Pointer(p))
+}
+
+func (d *decodeState) boxBinary(b []byte) any {
+	return d.boxBytes(b, bytesType_)
+}
+
+func (d *decodeState) boxByteList(b []byte) any {
+	return d.boxBytes(b, byteListType_)
 }
 
 // boxBytes boxes b as a []byte or a ByteList (typ).

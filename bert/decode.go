@@ -150,24 +150,33 @@ func scanTerm(data []byte, lim Limits, final bool) (end int, inner []byte, err e
 		if err != nil {
 			return 0, nil, err
 		}
-		s := scanner{data: inner, maxDepth: lim.MaxDepth, final: true}
-		e, err := s.scan(1, 0)
-		if err != nil {
-			if se, ok := err.(*SyntaxError); ok && se.Err != nil {
-				// Inside complete zlib data, running out is not
-				// something more input can fix.
-				se.need = 0
-			}
+		if err := scanInflated(inner, lim); err != nil {
 			return 0, nil, err
-		}
-		if e != len(inner) {
-			return 0, nil, &SyntaxError{msg: "trailing data inside compressed term", Offset: int64(e), Err: ErrTrailingData}
 		}
 		return end, inner, nil
 	}
 	s := scanner{data: data, maxDepth: lim.MaxDepth, final: final}
 	end, err = s.scan(1, 0)
 	return end, nil, err
+}
+
+// scanInflated validates the inflated inner term of a compressed term,
+// version byte included.
+func scanInflated(inner []byte, lim Limits) error {
+	s := scanner{data: inner, maxDepth: lim.MaxDepth, final: true}
+	e, err := s.scan(1, 0)
+	if err != nil {
+		if se, ok := err.(*SyntaxError); ok && se.Err != nil {
+			// Inside complete zlib data, running out is not
+			// something more input can fix.
+			se.need = 0
+		}
+		return err
+	}
+	if e != len(inner) {
+		return &SyntaxError{msg: "trailing data inside compressed term", Offset: int64(e), Err: ErrTrailingData}
+	}
+	return nil
 }
 
 // decodeState is the state of one decode of validated bytes.

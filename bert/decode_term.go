@@ -177,7 +177,7 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 2 + n
-		return d.boxBytes(d.bytes(p+2, n), byteListType_)
+		return d.boxByteList(d.bytes(p+2, n))
 	case tagList:
 		return d.list()
 	case tagBinary:
@@ -189,7 +189,7 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 4 + int(n)
-		return d.boxBytes(d.bytes(p+4, int(n)), bytesType_)
+		return d.boxBinary(d.bytes(p+4, int(n)))
 	case tagBitBinary:
 		if !d.fits(p, 5) {
 			return d.fail()
@@ -327,6 +327,19 @@ func (d *decodeState) allocElems(n int) []any {
 	d.elemArena = d.elemArena[n:]
 	return e
 }
+
+// slabSize returns the length of a new slab chunk for values that take
+// typically per bytes of input each: enough for the rest of a small term
+// in one chunk, at most 256, and never more than the remaining input
+// could fill, so that memory stays proportional to the input.
+func (d *decodeState) slabSize(per int) int {
+	return min(256, (len(d.data)-d.off)/per+1)
+}
+
+// fullCap returns s extended to its capacity. Chunks are allocated with
+// append, which rounds their capacity up to what the allocation really
+// holds (its size class), so that no memory goes unused.
+func fullCap[T any](s []T) []T { return s[:cap(s)] }
 
 // atomOf returns atom text b (Latin-1 if latin1, else UTF-8) as a boxed
 // Atom, from the cache when it can.

@@ -99,6 +99,7 @@ func newTypeDecoder(t reflect.Type) decoderFunc {
 	case reflect.Pointer:
 		elem := typeDecoder(t.Elem())
 		return func(d *decodeState, v reflect.Value) {
+			d.peel()
 			if d.isBertNil() {
 				d.skip()
 				v.SetZero()
@@ -111,6 +112,29 @@ func newTypeDecoder(t reflect.Type) decoderFunc {
 		}
 	}
 	return func(d *decodeState, v reflect.Value) { d.typeError(v.Type()) }
+}
+
+// peel moves past the empty LIST_EXT headers of [ | T], which stands for
+// T itself (in Erlang and in the term model), so that each decoder sees
+// T. When T is a list the headers stay: the list decoders read the
+// whole chain.
+func (d *decodeState) peel() {
+	if d.data[d.off] == tagList {
+		d.peelLists()
+	}
+}
+
+func (d *decodeState) peelLists() {
+	data := d.data
+	p := d.off
+	for data[p] == tagList && binary.BigEndian.Uint32(data[p+1:]) == 0 {
+		p += 5
+	}
+	switch data[p] {
+	case tagNil, tagString, tagList:
+		return
+	}
+	d.off = p
 }
 
 // typeError records that the term at d.off does not fit type t, and
@@ -171,15 +195,13 @@ func (d *decodeState) describe() string {
 // bertForm reports the kind atom and arity of a {bert, Kind, ...} tuple
 // at d.off, or "" if the term is not one.
 func (d *decodeState) bertForm() (string, int) {
-	data := d.data
-	p := d.off
-	if data[p] != tagSmallTuple || data[p+1] < 2 || data[p+1] > 5 {
+	arity, hdr := d.tupleHeader()
+	if arity < 2 || arity > 5 {
 		return "", 0
 	}
-	arity := int(data[p+1])
 	save := d.off
 	defer func() { d.off = save }()
-	d.off = p + 2
+	d.off += hdr
 	if !d.isAtom() {
 		return "", 0
 	}
@@ -204,6 +226,25 @@ func (d *decodeState) bertForm() (string, int) {
 	return "", 0
 }
 
+// tupleHeader returns the arity of the tuple at d.off and the length of
+// its header (SMALL_TUPLE_EXT or LARGE_TUPLE_EXT), or -1 and 0 if the
+// term is not a tuple.
+func (d *decodeState) tupleHeader() (arity, hdr int) {
+	data := d.data
+	switch data[d.off] {
+	case tagSmallTuple:
+		return int(data[d.off+1]), 2
+	case tagLargeTuple:
+		return int(binary.BigEndian.Uint32(data[d.off+1:])), 5
+	}
+	return -1, 0
+}
+
+func (d *decodeState) isTuple() bool {
+	t := d.data[d.off]
+	return t == tagSmallTuple || t == tagLargeTuple
+}
+
 func (d *decodeState) isAtom() bool {
 	if d.off >= len(d.data) {
 		return false
@@ -217,7 +258,7 @@ func (d *decodeState) isAtom() bool {
 
 // isBertNil reports whether the term at d.off is {bert, nil}.
 func (d *decodeState) isBertNil() bool {
-	if d.data[d.off] != tagSmallTuple {
+	if !d.isTuple() {
 		return false
 	}
 	k, n := d.bertForm()
@@ -273,7 +314,8 @@ func unmarshalerDecoder(d *decodeState, v reflect.Value) {
 }
 
 func boolDecoder(d *decodeState, v reflect.Value) {
-	if d.data[d.off] == tagSmallTuple {
+	d.peel()
+	if d.isTuple() {
 		switch k, n := d.bertForm(); {
 		case k == "true" && n == 2:
 			d.skip()
@@ -305,6 +347,7 @@ func boolDecoder(d *decodeState, v reflect.Value) {
 }
 
 func intDecoder(d *decodeState, v reflect.Value) {
+	d.peel()
 	if !d.isInteger() {
 		if d.isBertNil() {
 			d.skip()
@@ -324,6 +367,7 @@ func intDecoder(d *decodeState, v reflect.Value) {
 }
 
 func uintDecoder(d *decodeState, v reflect.Value) {
+	d.peel()
 	if !d.isInteger() {
 		if d.isBertNil() {
 			d.skip()
@@ -354,6 +398,7 @@ func uintDecoder(d *decodeState, v reflect.Value) {
 }
 
 func floatDecoder(d *decodeState, v reflect.Value) {
+	d.peel()
 	data := d.data
 	p := d.off + 1
 	var f float64
@@ -388,6 +433,7 @@ func floatDecoder(d *decodeState, v reflect.Value) {
 }
 
 func bigIntDecoder(d *decodeState, v reflect.Value) {
+	d.peel()
 	if !d.isInteger() {
 		if d.isBertNil() {
 			d.skip()
@@ -406,6 +452,7 @@ func bigIntDecoder(d *decodeState, v reflect.Value) {
 }
 
 func timeDecoder(d *decodeState, v reflect.Value) {
+	d.peel()
 	if k, n := d.bertForm(); k == "time" && n == 5 {
 		save := d.off
 		if t, ok := d.term().(time.Time); ok {
@@ -468,6 +515,7 @@ func termTypeDecoder(t reflect.Type) decoderFunc {
 // list, atom, [] or list of integers 0..255. The result may alias the
 // input or a scratch buffer; callers copy it.
 func (d *decodeState) text() ([]byte, bool) {
+	d.peel()
 	data := d.data
 	p := d.off + 1
 	switch data[d.off] {
@@ -475,6 +523,10 @@ func (d *decodeState) text() ([]byte, bool) {
 		n := int(binary.BigEndian.Uint32(data[p:]))
 		d.off = p + 4 + n
 		return data[p+4 : p+4+n], true
+	case tagBitBinary:
+		if p, n, ok := d.wholeBytes(); ok {
+			return data[p : p+n], true
+		}
 	case tagString:
 		n := int(binary.BigEndian.Uint16(data[p:]))
 		d.off = p + 2 + n
@@ -515,6 +567,7 @@ func stringDecoder(d *decodeState, v reflect.Value) {
 }
 
 func bytesDecoder(d *decodeState, v reflect.Value) {
+	d.peel()
 	data := d.data
 	p := d.off + 1
 	switch data[d.off] {
@@ -528,6 +581,11 @@ func bytesDecoder(d *decodeState, v reflect.Value) {
 		d.off = p + 2 + n
 		v.SetBytes(d.bytes(p+2, n))
 		return
+	case tagBitBinary:
+		if p, n, ok := d.wholeBytes(); ok {
+			v.SetBytes(d.bytes(p, n))
+			return
+		}
 	case tagNil:
 		d.off = p
 		v.SetBytes([]byte{})
@@ -541,7 +599,7 @@ func bytesDecoder(d *decodeState, v reflect.Value) {
 			}
 		}
 		d.off = save
-	case tagSmallTuple:
+	case tagSmallTuple, tagLargeTuple:
 		if d.isBertNil() {
 			d.skip()
 			v.SetZero()
@@ -549,6 +607,21 @@ func bytesDecoder(d *decodeState, v reflect.Value) {
 		}
 	}
 	d.typeError(v.Type())
+}
+
+// wholeBytes returns where the bytes of the BIT_BINARY_EXT at d.off
+// start and how many there are, and moves past it, if its last byte is
+// whole: then it is a binary, as the term model has it, only written the
+// long way.
+func (d *decodeState) wholeBytes() (p, n int, ok bool) {
+	data := d.data
+	p = d.off + 1
+	n = int(binary.BigEndian.Uint32(data[p:]))
+	if data[p+4] != 8 {
+		return 0, 0, false
+	}
+	d.off = p + 5 + n
+	return p + 5, n, true
 }
 
 // smallIntBytes returns l as bytes if every element is an int64 0..255.
@@ -588,6 +661,7 @@ func newSliceDecoder(t reflect.Type) decoderFunc {
 	elemDec := typeDecoder(t.Elem())
 	isArray := t.Kind() == reflect.Array
 	return func(d *decodeState, v reflect.Value) {
+		d.peel()
 		data := d.data
 		p := d.off + 1
 		// i counts decoded elements; elem returns where to put the next
@@ -775,6 +849,7 @@ func fieldByIndex(v reflect.Value, index []int) (reflect.Value, bool) {
 // for other keys it calls termKey, if not nil, at the key, or else
 // reports a type error. Each callback must consume the rest of its pair.
 func (d *decodeState) pairs(t reflect.Type, textKey func(key []byte), termKey func()) {
+	d.peel()
 	data := d.data
 	onKey := func() {
 		save := d.off
@@ -806,14 +881,15 @@ func (d *decodeState) pairs(t reflect.Type, textKey func(key []byte), termKey fu
 	case tagList:
 		d.proplist(t, onKey)
 		return
-	case tagSmallTuple:
+	case tagSmallTuple, tagLargeTuple:
 		switch k, n := d.bertForm(); {
 		case k == "nil" && n == 2:
 			d.skip()
 			return
 		case k == "dict" && n == 3:
 			save := d.off
-			d.off += 2
+			_, hdr := d.tupleHeader()
+			d.off += hdr
 			d.skip() // bert
 			d.skip() // dict
 			switch data[d.off] {
@@ -842,10 +918,18 @@ func (d *decodeState) onAtomTrue(onKey func()) {
 	end := d.off
 	pair := make([]byte, 0, end-start+len(atomTrueTerm))
 	pair = append(append(pair, d.data[start:end]...), atomTrueTerm...)
-	data, zc := d.data, d.zeroCopy
+	data, zc, saved := d.data, d.zeroCopy, d.savedError
 	d.data, d.off, d.zeroCopy = pair, 0, false
 	onKey()
 	d.data, d.off, d.zeroCopy = data, end, zc
+	if ute, ok := d.savedError.(*UnmarshalTypeError); ok && saved == nil {
+		// The error's offset is in pair: point it at the atom, which
+		// stands for the value true too.
+		if ute.Offset >= int64(end-start) {
+			ute.Offset = 0
+		}
+		ute.Offset += int64(start)
+	}
 }
 
 // proplist walks a LIST_EXT of {Key, Value} tuples, calling onKey with
@@ -856,8 +940,8 @@ func (d *decodeState) proplist(t reflect.Type, onKey func()) {
 		n := int(binary.BigEndian.Uint32(data[d.off+1:]))
 		d.off += 5
 		for i := 0; i < n; i++ {
-			if data[d.off] == tagSmallTuple && data[d.off+1] == 2 {
-				d.off += 2
+			if arity, hdr := d.tupleHeader(); arity == 2 {
+				d.off += hdr
 				onKey()
 				continue
 			}
@@ -870,8 +954,19 @@ func (d *decodeState) proplist(t reflect.Type, onKey func()) {
 			d.skip()
 		}
 	}
-	if data[d.off] == tagNil {
+	switch data[d.off] {
+	case tagNil:
 		d.off++
+		return
+	case tagString:
+		// A tail of bytes adds elements that are integers, not pairs.
+		n := int(binary.BigEndian.Uint16(data[d.off+1:]))
+		if n == 0 {
+			d.off += 3
+			return
+		}
+		d.saveError(&UnmarshalTypeError{Value: "proplist element integer " + strconv.Itoa(int(data[d.off+3])), Type: t, Offset: int64(d.off), Field: strings.Join(d.field, ".")})
+		d.skip()
 		return
 	}
 	d.saveError(&UnmarshalTypeError{Value: "improper proplist", Type: t, Offset: int64(d.off), Field: strings.Join(d.field, ".")})
@@ -888,13 +983,14 @@ func newMapDecoder(t reflect.Type) decoderFunc {
 		keyDec = typeDecoder(kt)
 	}
 	return func(d *decodeState, v reflect.Value) {
+		d.peel()
 		if d.isBertNil() {
 			d.skip()
 			return
 		}
 		if v.IsNil() {
 			switch d.data[d.off] {
-			case tagNil, tagList, tagMap, tagSmallTuple:
+			case tagNil, tagList, tagMap, tagSmallTuple, tagLargeTuple:
 				v.Set(reflect.MakeMap(t))
 			}
 		}
@@ -924,6 +1020,9 @@ func newMapDecoder(t reflect.Type) decoderFunc {
 				k.SetString(string(key))
 				put(k)
 			}
+			// A key that is not text does not fit a string key: pairs
+			// reports it.
+			termKey = nil
 		} else {
 			textKey = func([]byte) {
 				// The key was text but the key type is not a string:

@@ -16,7 +16,10 @@
 // structs, maps, slices and scalars goes straight from the bytes to the
 // value, with struct tags such as `bert:"name,omitempty"`; see [Unmarshal]
 // and [Marshal] for the mapping. [AsString] reads the text of a term that
-// may come as an atom, a binary or a byte list.
+// may come as an atom, a binary or a byte list; [Equal] compares terms,
+// taking a map's associations in any order.
+//
+// Package bert/erltext reads and writes the terms as Erlang text.
 //
 // Go's bool and nil encode as the BERT complex types {bert, true},
 // {bert, false} and {bert, nil} in both profiles, and those decode back to
@@ -70,6 +73,23 @@
 // binaries as sub-slices of the input, so large binaries cost no copy;
 // the results then alias the input.
 //
+// A [Decoder] reading a term that arrives in many small reads, as a large
+// one does from a socket, takes time linear in the term's size: after
+// each read it goes on checking from where it stopped. It stops reading
+// once it has the bytes the term needs, so a peer that waits for an
+// answer before it sends more is never waited for.
+//
+// # The purego build tag
+//
+// To decode into the term model with few allocations, the package builds
+// interface values itself, relying on the runtime's layout of interfaces
+// through package unsafe. Built with the tag purego (go build -tags
+// purego), it uses plain interface conversions instead and imports no
+// unsafe, for platforms and checkers that do not allow it: decoding gives
+// the same values, with an allocation more for each tuple, list and
+// number outside 0..255 and two more for each small binary (26 instead
+// of 4 for the seed's sync request).
+//
 // # Caveats
 //
 // A struct's fields are matched to proplist keys exactly, case included;
@@ -79,7 +99,7 @@
 // of numbers and slices, are carved from allocations shared by the
 // values of one call, so keeping one of them alive can keep a few
 // kilobytes alive (at most 2 KiB of binaries and numbers, 6 KiB of
-// boxes and 4 KiB of elements).
+// boxes and 4 KiB of elements; with the purego tag, only the elements).
 // time.Time is carried to the microsecond, as the BERT time tuple is.
 // Atoms longer than 255 characters are decoded but cannot be encoded,
 // because Erlang refuses them. A [Marshaler]'s output is embedded as it

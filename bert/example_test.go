@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 )
 
 func ExampleMarshal() {
@@ -27,7 +28,7 @@ func ExampleMarshal() {
 	if err := bert.Unmarshal(b, &term); err != nil {
 		log.Fatal(err)
 	}
-	text, _ := bert.Format(term)
+	text, _ := erltext.Format(term)
 	fmt.Printf("%d bytes: %s\n", len(b), text)
 	// Output:
 	// 119 bytes: {sync,ok,[{id,<<"c1">>},{name,<<"Frodo">>},{hp,12.5},{alive,{bert,true}}]}

@@ -36,25 +36,7 @@ type fuzzTarget struct {
 // FuzzDecode checks that no input panics or runs away with memory, and
 // that decode → encode (Erlang profile) → decode → encode is stable.
 func FuzzDecode(f *testing.F) {
-	for _, tt := range unmarshalTests {
-		f.Add(tt.in)
-	}
-	for _, tt := range errorTests {
-		if len(tt.in) < 4096 {
-			f.Add(tt.in)
-		}
-	}
-	for _, v := range bertjsVectors {
-		f.Add(v.in)
-	}
-	if b, err := os.ReadFile(syncTupleFile); err == nil {
-		f.Add(b)
-	}
-	for _, b := range readTerms(f, "testdata/otp/compressed.bert") {
-		if len(b) < 4096 {
-			f.Add(b)
-		}
-	}
+	addDecodeSeeds(f)
 	lim := Limits{MaxSize: 1 << 20, MaxDepth: 200, MaxDecompressed: 1 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opts := UnmarshalOptions{Limits: lim}
@@ -106,4 +88,30 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decoder and Unmarshal differ")
 		}
 	})
+}
+
+// addDecodeSeeds seeds a decoding fuzz target with the inputs of the
+// unit tests, BERT-JS's vectors and the terms Erlang/OTP wrote.
+func addDecodeSeeds(f *testing.F) {
+	for _, tt := range unmarshalTests {
+		f.Add(tt.in)
+	}
+	for _, tt := range errorTests {
+		if len(tt.in) < 4096 {
+			f.Add(tt.in)
+		}
+	}
+	for _, v := range bertjsVectors {
+		f.Add(v.in)
+	}
+	if b, err := os.ReadFile(syncTupleFile); err == nil {
+		f.Add(b)
+	}
+	for _, name := range []string{"compressed", "mv0", "mv1", "mv2"} {
+		for _, b := range readTerms(f, "testdata/otp/"+name+".bert") {
+			if len(b) < 4096 {
+				f.Add(b)
+			}
+		}
+	}
 }

@@ -1,5 +1,11 @@
 package bert
 
+import (
+	"math"
+
+	"github.com/bertsync/bertsync/internal/limits"
+)
+
 // Default limits, used for every zero field of [Limits].
 const (
 	DefaultMaxDepth        = 1000
@@ -8,8 +14,10 @@ const (
 )
 
 // Limits bounds what decoding accepts, so that hostile input is refused
-// before it costs memory or stack. A zero field means its default; there
-// is no "unlimited" setting, use a large number instead.
+// before it costs memory or stack. Like every limit of bertsync
+// (docs/limits.md), a zero field means its default and a negative one no
+// limit. Without MaxSize the input's length bounds the rest; without
+// MaxDepth only the size and the goroutine's stack bound the nesting.
 //
 // Independently of these limits, every length prefix is checked against
 // the bytes that remain before anything is allocated.
@@ -29,17 +37,19 @@ type Limits struct {
 	MaxDecompressed int
 }
 
-// withDefaults returns l with each zero or negative field replaced by its
-// default.
+// withDefaults returns l with each zero field replaced by its default and
+// each negative one by math.MaxInt, which no term reaches.
 func (l Limits) withDefaults() Limits {
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultMaxDepth
-	}
-	if l.MaxSize <= 0 {
-		l.MaxSize = DefaultMaxSize
-	}
-	if l.MaxDecompressed <= 0 {
-		l.MaxDecompressed = DefaultMaxDecompressed
-	}
+	l.MaxDepth = resolve(l.MaxDepth, DefaultMaxDepth)
+	l.MaxSize = resolve(l.MaxSize, DefaultMaxSize)
+	l.MaxDecompressed = resolve(l.MaxDecompressed, DefaultMaxDecompressed)
 	return l
+}
+
+func resolve(v, def int) int {
+	v = limits.Resolve(v, def)
+	if !limits.Set(v) {
+		return math.MaxInt
+	}
+	return v
 }

@@ -2,6 +2,7 @@ package bert
 
 import (
 	"bytes"
+	"errors"
 	"runtime"
 	"testing"
 )
@@ -68,5 +69,36 @@ func TestDecodeMemoryBoundBadInput(t *testing.T) {
 		if ratio := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(in)); ratio > 40 {
 			t.Errorf("%d bytes allocated per input byte for a bad input", int(ratio))
 		}
+	}
+}
+
+// Limits follow the rule of every bertsync config: zero is the default,
+// negative is no limit.
+func TestLimitsZeroDefaultNegativeNone(t *testing.T) {
+	big := make([]byte, DefaultMaxSize+10)
+	big[0], big[1] = 131, 109 // BINARY_EXT
+	n := len(big) - 6
+	big[2], big[3], big[4], big[5] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	var v any
+	if err := Unmarshal(big, &v); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("default MaxSize: %v, want ErrTooLarge", err)
+	}
+	if err := (UnmarshalOptions{Limits: Limits{MaxSize: -1}}).Unmarshal(big, &v); err != nil {
+		t.Fatalf("no MaxSize: %v", err)
+	}
+	if b, ok := v.([]byte); !ok || len(b) != n {
+		t.Fatalf("no MaxSize: got %T of %d bytes", v, len(v.([]byte)))
+	}
+	// Nesting one deeper than the default.
+	deep := []byte{131}
+	for range DefaultMaxDepth + 1 {
+		deep = append(deep, 104, 1) // SMALL_TUPLE_EXT of arity 1
+	}
+	deep = append(deep, 106) // NIL_EXT
+	if err := Unmarshal(deep, &v); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("default MaxDepth: %v, want ErrTooDeep", err)
+	}
+	if err := (UnmarshalOptions{Limits: Limits{MaxDepth: -1}}).Unmarshal(deep, &v); err != nil {
+		t.Fatalf("no MaxDepth: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package bert
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -17,6 +18,7 @@ type Decoder struct {
 	fatal    error // sticky: a term that cannot be skipped, so the stream is lost
 	lim      Limits
 	zeroCopy bool
+	sc       scanner // the scan of the term being read, kept across reads
 }
 
 // NewDecoder returns a new decoder that reads from r, with default
@@ -86,49 +88,187 @@ func (dec *Decoder) ReadTerm() ([]byte, error) {
 }
 
 // next finds the next complete term in the buffer, reading as needed.
+//
+// A term that is not all there yet is scanned as far as it goes, and
+// after each read the scan goes on from the term it stopped in rather
+// than from the start, so that a large term arriving in many small reads
+// costs time linear in its size. Reading stops as soon as the buffer
+// holds the bytes the scan has found missing: bytes past the term may
+// not come until the peer has had an answer.
 func (dec *Decoder) next() (term, inner []byte, err error) {
 	if dec.fatal != nil {
 		return nil, nil, dec.fatal
 	}
-	need := 1
+	dec.sc = scanner{maxDepth: dec.lim.MaxDepth, resumable: true, pos: 1, frames: dec.sc.frames[:0]}
+	defer func() { dec.sc.data = nil }()
+	// need is how many bytes the term needs at least, atMost how many it
+	// may take.
+	need, atMost := 1, dec.lim.MaxSize
 	for {
 		data := dec.buf[dec.start:]
 		if len(data) >= need && len(data) > 0 {
-			end, in, err := scanTerm(data, dec.lim, false)
+			if data[0] != versionMagic {
+				dec.fatal = syntaxErr(0, "term does not start with version byte 131")
+				return nil, nil, dec.fatal
+			}
+			if len(data) > 1 && data[1] == tagCompressed {
+				return dec.nextCompressed()
+			}
+			dec.sc.data = data
+			end, err := dec.sc.resume()
 			if err == nil {
 				if end > dec.lim.MaxSize {
 					dec.fatal = &LimitError{Err: ErrTooLarge, Limit: dec.lim.MaxSize, Offset: int64(dec.lim.MaxSize)}
 					return nil, nil, dec.fatal
 				}
 				dec.start += end
-				return data[:end:end], in, nil
+				return data[:end:end], nil, nil
 			}
 			var se *SyntaxError
 			if !errors.As(err, &se) || se.need <= len(data) {
 				dec.fatal = err
 				return nil, nil, err
 			}
-			need = se.need
+			need, atMost = se.need, dec.lim.MaxSize
+			if need > atMost && dec.sc.pos < len(data) && data[dec.sc.pos] == tagFloat {
+				// A BERT-JS float may end the input short of its 31
+				// bytes (see floatExtEnd), and only the end of the
+				// input tells: wait for it, reading up to one byte past
+				// MaxSize, which says that the term is too large.
+				if len(data) > dec.lim.MaxSize {
+					dec.fatal = &LimitError{Err: ErrTooLarge, Limit: dec.lim.MaxSize, Offset: int64(dec.lim.MaxSize)}
+					return nil, nil, dec.fatal
+				}
+				need, atMost = dec.lim.MaxSize+1, dec.lim.MaxSize+1
+			}
 		}
 		if dec.err != nil {
 			if len(data) > 0 && errors.Is(dec.err, io.EOF) {
 				// The buffer is all the input there is: scan it as a
 				// whole input, which lets a BERT-JS float at the very end
 				// be short, as Unmarshal does.
-				if end, in, err := scanTerm(data, dec.lim, true); err == nil && end <= dec.lim.MaxSize {
+				end, in, err := scanTerm(data, dec.lim, true)
+				switch {
+				case err == nil && end > dec.lim.MaxSize:
+					dec.fatal = &LimitError{Err: ErrTooLarge, Limit: dec.lim.MaxSize, Offset: int64(dec.lim.MaxSize)}
+					return nil, nil, dec.fatal
+				case err == nil:
 					dec.start += end
 					return data[:end:end], in, nil
+				case errors.Is(err, io.ErrUnexpectedEOF):
+					return nil, nil, io.ErrUnexpectedEOF
 				}
-				return nil, nil, io.ErrUnexpectedEOF
+				// Malformed whatever follows, as Unmarshal would say.
+				dec.fatal = err
+				return nil, nil, err
 			}
 			return nil, nil, dec.err
 		}
-		if need > dec.lim.MaxSize {
+		if need > atMost {
 			dec.fatal = &LimitError{Err: ErrTooLarge, Limit: dec.lim.MaxSize, Offset: int64(min(need, math.MaxInt32))}
 			return nil, nil, dec.fatal
 		}
 		dec.fill(need)
 	}
+}
+
+// nextCompressed reads the compressed term (tag 80) that starts the
+// buffer. Its zlib data says where it ends only by ending, so it is
+// inflated as it arrives: the inflater pulls bytes through a termSource,
+// which reads from r only when the buffer has no more, and never past
+// the end of the zlib data.
+func (dec *Decoder) nextCompressed() (term, inner []byte, err error) {
+	src := &termSource{dec: dec}
+	if !src.ensure(compressedHeader) {
+		return nil, nil, dec.sourceErr(src.err)
+	}
+	src.n = compressedHeader
+	data := dec.buf[dec.start:]
+	size := int64(binary.BigEndian.Uint32(data[2:]))
+	if size > int64(dec.lim.MaxDecompressed) {
+		dec.fatal = &LimitError{Err: ErrTooLarge, Limit: dec.lim.MaxDecompressed, Offset: 1}
+		return nil, nil, dec.fatal
+	}
+	inner, err = inflateFrom(src, size, int64(len(data)-compressedHeader))
+	switch {
+	case err == nil:
+		err = scanInflated(inner, dec.lim)
+	case err != errSizeMismatch && src.err != nil:
+		// The zlib data is not all there. (Inflating past the declared
+		// size is an error more bytes cannot fix, even when the
+		// inflater has asked for them.)
+		return nil, nil, dec.sourceErr(src.err)
+	default:
+		err = zlibError(err, 1, compressedHeader, src.n)
+	}
+	if err != nil {
+		dec.fatal = err
+		return nil, nil, err
+	}
+	end := src.n
+	data = dec.buf[dec.start:]
+	dec.start += end
+	return data[:end:end], inner, nil
+}
+
+// sourceErr turns the reason a termSource stopped into Decode's error.
+func (dec *Decoder) sourceErr(err error) error {
+	var le *LimitError
+	switch {
+	case errors.As(err, &le):
+		dec.fatal = err
+	case errors.Is(err, io.EOF):
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// A termSource reads the bytes of the term that starts the decoder's
+// buffer, from offset n on, filling the buffer from the reader as it
+// goes. It keeps the term within MaxSize. Once it fails it keeps its
+// error in err: the reader's error, or a *LimitError.
+type termSource struct {
+	dec *Decoder
+	n   int
+	err error
+}
+
+// ensure reports whether the buffer holds the term's first n+k bytes,
+// reading until it does.
+func (s *termSource) ensure(k int) bool {
+	dec := s.dec
+	if s.err == nil && s.n+k > dec.lim.MaxSize {
+		s.err = &LimitError{Err: ErrTooLarge, Limit: dec.lim.MaxSize, Offset: int64(dec.lim.MaxSize)}
+	}
+	for s.err == nil && len(dec.buf)-dec.start < s.n+k {
+		if dec.err != nil {
+			s.err = dec.err
+			break
+		}
+		dec.fill(s.n + k)
+	}
+	return s.err == nil
+}
+
+func (s *termSource) ReadByte() (byte, error) {
+	if !s.ensure(1) {
+		return 0, s.err
+	}
+	c := s.dec.buf[s.dec.start+s.n]
+	s.n++
+	return c, nil
+}
+
+func (s *termSource) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !s.ensure(1) {
+		return 0, s.err
+	}
+	n := copy(p[:min(len(p), s.dec.lim.MaxSize-s.n)], s.dec.buf[s.dec.start+s.n:])
+	s.n += n
+	return n, nil
 }
 
 // fill reads until at least need unread bytes are buffered or the reader

@@ -3,8 +3,10 @@ package bert
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -210,5 +212,174 @@ func TestEncoderErrors(t *testing.T) {
 	err1 := enc.Encode(1)
 	if err2 := enc.Encode(2); err1 == nil || err2 != err1 || fw.n != 1 {
 		t.Fatalf("write error not sticky: %v, %v, %d writes", err1, err2, fw.n)
+	}
+}
+
+// TestDecoderChunkedReads decodes a stream of terms, large ones among
+// them, through readers that return it in pieces of every size, and
+// checks that each gives what one read gives.
+func TestDecoderChunkedReads(t *testing.T) {
+	big := syncList(t, 3700)
+	var stream []byte
+	for _, part := range [][]byte{
+		term(atomE("first")),
+		big,
+		compressTerm(t, randomBinaries(t, 1000)),
+		term(tup(2), atomE("a"), bin("b")),
+		compressTerm(t, syncList(t, 300)),
+		term(list(2), tagFloat, "1.50000000000000000000e+00", 0, 0, 0, 0, 0, tagNil, tagNil),
+		term(tagMap, u32(1), atomE("k"), list(1), sint(1), str("xy")),
+		// A BERT-JS float that ends the input short of its 31 bytes.
+		term(tagFloat, "-2.5e-1"),
+	} {
+		stream = append(stream, part...)
+	}
+	decodeAll := func(t *testing.T, r io.Reader, zeroCopy bool) ([]any, [][]byte) {
+		t.Helper()
+		dec := NewDecoder(r)
+		dec.SetZeroCopy(zeroCopy)
+		raws := NewDecoder(bytes.NewReader(stream))
+		var terms []any
+		var terms2 [][]byte
+		for {
+			var v any
+			err := dec.Decode(&v)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("term %d: %v", len(terms), err)
+			}
+			terms = append(terms, v)
+			raw, err := raws.ReadTerm()
+			if err != nil {
+				t.Fatal(err)
+			}
+			terms2 = append(terms2, bytes.Clone(raw))
+		}
+		return terms, terms2
+	}
+	want, wantRaw := decodeAll(t, bytes.NewReader(stream), false)
+	if len(want) != 8 {
+		t.Fatalf("one read decodes %d terms, want 8", len(want))
+	}
+	var wantEnc [][]byte
+	for _, v := range want {
+		wantEnc = append(wantEnc, encodeTerm(t, v))
+	}
+	for name, mk := range map[string]func() io.Reader{
+		"one byte":  func() io.Reader { return iotest.OneByteReader(bytes.NewReader(stream)) },
+		"1460":      func() io.Reader { return &chunkReader{r: bytes.NewReader(stream), n: 1460} },
+		"4093":      func() io.Reader { return &chunkReader{r: bytes.NewReader(stream), n: 4093} },
+		"half":      func() io.Reader { return iotest.HalfReader(bytes.NewReader(stream)) },
+		"data err":  func() io.Reader { return iotest.DataErrReader(&chunkReader{r: bytes.NewReader(stream), n: 1000}) },
+		"empty too": func() io.Reader { return &stutterReader{r: &chunkReader{r: bytes.NewReader(stream), n: 777}} },
+	} {
+		for _, zc := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/zerocopy=%v", name, zc), func(t *testing.T) {
+				got, _ := decodeAll(t, mk(), zc)
+				if len(got) != len(want) {
+					t.Fatalf("decoded %d terms, one read %d", len(got), len(want))
+				}
+				// Decoding is lossless, so equal encodings are equal
+				// terms (and much quicker to compare than DeepEqual).
+				for i := range got {
+					if g := encodeTerm(t, got[i]); !bytes.Equal(g, wantEnc[i]) {
+						t.Fatalf("term %d differs from one read", i)
+					}
+				}
+			})
+		}
+		t.Run(name+"/ReadTerm", func(t *testing.T) {
+			dec := NewDecoder(mk())
+			for i, w := range wantRaw {
+				raw, err := dec.ReadTerm()
+				if err != nil || !bytes.Equal(raw, w) {
+					t.Fatalf("term %d: %v, bytes equal: %v", i, err, bytes.Equal(raw, w))
+				}
+			}
+			if _, err := dec.ReadTerm(); err != io.EOF {
+				t.Fatalf("after the last term: %v", err)
+			}
+		})
+	}
+}
+
+func encodeTerm(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := Append(nil, v, Erlang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// stutterReader answers every other Read with no bytes and no error.
+type stutterReader struct {
+	r    io.Reader
+	skip bool
+}
+
+func (s *stutterReader) Read(p []byte) (int, error) {
+	if s.skip = !s.skip; s.skip {
+		return 0, nil
+	}
+	return s.r.Read(p)
+}
+
+// TestDecoderReadsNoFurther checks that the decoder asks the reader for
+// no byte past the term it returns, even one byte at a time: on a
+// connection, the next bytes may come only once the term is answered.
+func TestDecoderReadsNoFurther(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"list":       syncList(t, 3700),
+		"compressed": compressTerm(t, randomBinaries(t, 1000)),
+		"binary":     term(bin(strings.Repeat("x", 5000))),
+		"nested":     term(list(1), tup(1), list(1), tagMap, u32(1), sint(1), bin("v"), tagNil, tagNil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			tooFar := errors.New("read past the term")
+			r := io.MultiReader(iotest.OneByteReader(bytes.NewReader(data)), iotest.ErrReader(tooFar))
+			dec := NewDecoder(r)
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			if err := dec.Decode(&v); err != tooFar {
+				t.Fatalf("second Decode: %v", err)
+			}
+		})
+	}
+}
+
+// TestDecoderTruncatedInPieces checks the errors for a term that the
+// input ends inside of, or that breaks a limit, when it arrives in
+// pieces.
+func TestDecoderTruncatedInPieces(t *testing.T) {
+	big := syncList(t, 3700)
+	comp := compressTerm(t, randomBinaries(t, 1000))
+	for _, tt := range []struct {
+		name string
+		data []byte
+		lim  Limits
+		want error
+	}{
+		{"list", big[:len(big)-1], Limits{}, io.ErrUnexpectedEOF},
+		{"list halfway", big[:len(big)/2], Limits{}, io.ErrUnexpectedEOF},
+		{"compressed", comp[:len(comp)-1], Limits{}, io.ErrUnexpectedEOF},
+		{"compressed header", comp[:4], Limits{}, io.ErrUnexpectedEOF},
+		{"list over MaxSize", big, Limits{MaxSize: len(big) - 1}, ErrTooLarge},
+		{"compressed over MaxSize", comp, Limits{MaxSize: len(comp) - 1}, ErrTooLarge},
+		{"compressed over MaxDecompressed", comp, Limits{MaxDecompressed: 1000}, ErrTooLarge},
+		{"too deep", term(list(1), list(1), list(1), tagNil, tagNil, tagNil), Limits{MaxDepth: 2}, ErrTooDeep},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dec := NewDecoder(&chunkReader{r: bytes.NewReader(tt.data), n: 1460})
+			dec.SetLimits(tt.lim)
+			var v any
+			if err := dec.Decode(&v); !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -184,14 +185,25 @@ type scanner struct {
 	// final says data is the whole input, so a FLOAT_EXT that ends the
 	// input may be shorter than 31 bytes (see floatExtEnd).
 	final bool
+
+	// resumable makes a scan that fails remember where it stopped, so
+	// that a stream can go on from there once more bytes have arrived
+	// instead of scanning the whole term again (see resume): pos and
+	// posDepth are the term being scanned when the input ran out, and
+	// frames the containers open around it, outermost first.
+	resumable bool
+	pos       int
+	posDepth  int
+	frames    []scanFrame
 }
 
-// fixed checks that n bytes are there at p and returns p+n.
-func (s *scanner) fixed(p, n int, what string) (int, error) {
-	if len(s.data)-p < n {
-		return 0, shortErr(p, p+n, what)
-	}
-	return p + n, nil
+// A scanFrame is a container the scanner is inside of: left more
+// elements follow at depth+1, and after them, for a list, its tail at
+// depth.
+type scanFrame struct {
+	left  int
+	depth int
+	tail  bool
 }
 
 // count reads a length of size bytes at p, checks that length*per bytes
@@ -224,36 +236,39 @@ func (s *scanner) count(p, size int, per uint64, what string) (int, int, error) 
 }
 
 // scan checks the term at off and returns the offset just past it.
+//
+// Every failure goes through stop or open, which are free unless the
+// scanner is resumable.
 func (s *scanner) scan(off, depth int) (int, error) {
 	data := s.data
 	for {
 		if off >= len(data) {
-			return 0, shortErr(off, off+1, "")
+			return 0, s.stop(off, depth, shortErr(off, off+1, ""))
 		}
 		tag := data[off]
 		p := off + 1
 		switch tag {
 		case tagSmallInt:
-			return s.fixed(p, 1, "SMALL_INTEGER_EXT")
+			return s.fixedAt(off, depth, p, 1, "SMALL_INTEGER_EXT")
 		case tagInt:
-			return s.fixed(p, 4, "INTEGER_EXT")
+			return s.fixedAt(off, depth, p, 4, "INTEGER_EXT")
 		case tagNewFloat:
-			end, err := s.fixed(p, 8, "NEW_FLOAT_EXT")
+			end, err := s.fixedAt(off, depth, p, 8, "NEW_FLOAT_EXT")
 			if err != nil {
 				return 0, err
 			}
 			f := math.Float64frombits(binary.BigEndian.Uint64(data[p:]))
 			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return 0, syntaxErr(off, "NEW_FLOAT_EXT is not a finite number")
+				return 0, s.stop(off, depth, syntaxErr(off, "NEW_FLOAT_EXT is not a finite number"))
 			}
 			return end, nil
 		case tagFloat:
 			end := floatExtEnd(data, p)
 			if end-p < floatExtLen && !s.final {
-				return 0, shortErr(p, p+floatExtLen, "FLOAT_EXT")
+				return 0, s.stop(off, depth, shortErr(p, p+floatExtLen, "FLOAT_EXT"))
 			}
 			if _, ok := parseFloatExt(data[p:end]); !ok {
-				return 0, syntaxErr(off, "FLOAT_EXT is not a finite number")
+				return 0, s.stop(off, depth, syntaxErr(off, "FLOAT_EXT is not a finite number"))
 			}
 			return end, nil
 		case tagAtom, tagSmallAtom, tagAtomUTF8, tagSmallAtomUTF8:
@@ -263,10 +278,10 @@ func (s *scanner) scan(off, depth int) (int, error) {
 			}
 			n, q, err := s.count(p, size, 1, "atom")
 			if err != nil {
-				return 0, err
+				return 0, s.stop(off, depth, err)
 			}
 			if (tag == tagAtomUTF8 || tag == tagSmallAtomUTF8) && !utf8.Valid(data[q:q+n]) {
-				return 0, syntaxErr(off, "atom is not valid UTF-8")
+				return 0, s.stop(off, depth, syntaxErr(off, "atom is not valid UTF-8"))
 			}
 			return q + n, nil
 		case tagSmallTuple, tagLargeTuple:
@@ -276,14 +291,14 @@ func (s *scanner) scan(off, depth int) (int, error) {
 			}
 			n, q, err := s.count(p, size, 1, "tuple")
 			if err != nil {
-				return 0, err
+				return 0, s.stop(off, depth, err)
 			}
 			if n > 0 && depth >= s.maxDepth {
-				return 0, &LimitError{Err: ErrTooDeep, Limit: s.maxDepth, Offset: int64(off)}
+				return 0, s.stop(off, depth, &LimitError{Err: ErrTooDeep, Limit: s.maxDepth, Offset: int64(off)})
 			}
 			for i := 0; i < n; i++ {
 				if q, err = s.scan(q, depth+1); err != nil {
-					return 0, err
+					return 0, s.open(err, n-i-1, depth, false)
 				}
 			}
 			return q, nil
@@ -292,24 +307,24 @@ func (s *scanner) scan(off, depth int) (int, error) {
 		case tagString:
 			n, q, err := s.count(p, 2, 1, "STRING_EXT")
 			if err != nil {
-				return 0, err
+				return 0, s.stop(off, depth, err)
 			}
 			return q + n, nil
 		case tagList:
 			// n elements and a tail: n+1 terms of at least one byte.
 			n, q, err := s.count(p, 4, 1, "list")
 			if err != nil {
-				return 0, err
+				return 0, s.stop(off, depth, err)
 			}
 			if q+n >= len(data) {
-				return 0, shortErr(q, q+n+1, "list")
+				return 0, s.stop(off, depth, shortErr(q, q+n+1, "list"))
 			}
 			if depth >= s.maxDepth {
-				return 0, &LimitError{Err: ErrTooDeep, Limit: s.maxDepth, Offset: int64(off)}
+				return 0, s.stop(off, depth, &LimitError{Err: ErrTooDeep, Limit: s.maxDepth, Offset: int64(off)})
 			}
 			for i := 0; i < n; i++ {
 				if q, err = s.scan(q, depth+1); err != nil {
-					return 0, err
+					return 0, s.open(err, n-i-1, depth, true)
 				}
 			}
 			// The tail ends the list; scan it without recursing so
@@ -319,20 +334,20 @@ func (s *scanner) scan(off, depth int) (int, error) {
 		case tagBinary:
 			n, q, err := s.count(p, 4, 1, "BINARY_EXT")
 			if err != nil {
-				return 0, err
+				return 0, s.stop(off, depth, err)
 			}
 			return q + n, nil
 		case tagBitBinary:
 			n, q, err := s.count(p, 4, 1, "BIT_BINARY_EXT")
 			if err != nil {
-				return 0, err
+				return 0, s.stop(off, depth, err)
 			}
 			if q >= len(data) || len(data)-q-1 < n {
-				return 0, shortErr(q, q+1+n, "BIT_BINARY_EXT")
+				return 0, s.stop(off, depth, shortErr(q, q+1+n, "BIT_BINARY_EXT"))
 			}
 			bits := data[q]
 			if n == 0 || bits == 0 || bits > 8 {
-				return 0, syntaxErr(off, "BIT_BINARY_EXT with invalid length or bit count")
+				return 0, s.stop(off, depth, syntaxErr(off, "BIT_BINARY_EXT with invalid length or bit count"))
 			}
 			return q + 1 + n, nil
 		case tagSmallBig, tagLargeBig:
@@ -343,38 +358,101 @@ func (s *scanner) scan(off, depth int) (int, error) {
 			// n digits and one sign byte.
 			n, q, err := s.count(p, size, 1, "big integer")
 			if err != nil {
-				return 0, err
+				return 0, s.stop(off, depth, err)
 			}
 			if q+n >= len(data) {
-				return 0, shortErr(q, q+n+1, "big integer")
+				return 0, s.stop(off, depth, shortErr(q, q+n+1, "big integer"))
 			}
 			if data[q] > 1 {
-				return 0, syntaxErr(q, "big integer sign byte is not 0 or 1")
+				return 0, s.stop(off, depth, syntaxErr(q, "big integer sign byte is not 0 or 1"))
 			}
 			return q + 1 + n, nil
 		case tagMap:
 			n, q, err := s.count(p, 4, 2, "map")
 			if err != nil {
-				return 0, err
+				return 0, s.stop(off, depth, err)
 			}
 			if n > 0 && depth >= s.maxDepth {
-				return 0, &LimitError{Err: ErrTooDeep, Limit: s.maxDepth, Offset: int64(off)}
+				return 0, s.stop(off, depth, &LimitError{Err: ErrTooDeep, Limit: s.maxDepth, Offset: int64(off)})
 			}
 			for i := 0; i < 2*n; i++ {
 				if q, err = s.scan(q, depth+1); err != nil {
-					return 0, err
+					return 0, s.open(err, 2*n-i-1, depth, false)
 				}
 			}
 			return q, nil
 		case tagCompressed:
-			return 0, syntaxErr(off, "compressed term (tag 80) inside a term")
+			return 0, s.stop(off, depth, syntaxErr(off, "compressed term (tag 80) inside a term"))
 		case versionMagic:
-			return 0, syntaxErr(off, "version byte 131 inside a term")
+			return 0, s.stop(off, depth, syntaxErr(off, "version byte 131 inside a term"))
 		default:
 			if isUnsupportedTag(tag) {
-				return 0, &UnsupportedTagError{Tag: tag, Offset: int64(off)}
+				return 0, s.stop(off, depth, &UnsupportedTagError{Tag: tag, Offset: int64(off)})
 			}
-			return 0, syntaxErr(off, "unknown tag "+strconv.Itoa(int(tag)))
+			return 0, s.stop(off, depth, syntaxErr(off, "unknown tag "+strconv.Itoa(int(tag))))
+		}
+	}
+}
+
+// fixedAt checks that n bytes are there at p for the term at off.
+func (s *scanner) fixedAt(off, depth, p, n int, what string) (int, error) {
+	if len(s.data)-p < n {
+		return 0, s.stop(off, depth, shortErr(p, p+n, what))
+	}
+	return p + n, nil
+}
+
+// stop records, for a resumable scan, that the term at off (at depth)
+// is where scanning failed with err, and returns err.
+func (s *scanner) stop(off, depth int, err error) error {
+	if s.resumable {
+		s.pos, s.posDepth = off, depth
+	}
+	return err
+}
+
+// open records, for a resumable scan, the container around a term that
+// failed: left more elements after it, then a tail if tail is set. The
+// innermost container comes first; resume puts them in order.
+func (s *scanner) open(err error, left, depth int, tail bool) error {
+	if s.resumable {
+		s.frames = append(s.frames, scanFrame{left: left, depth: depth, tail: tail})
+	}
+	return err
+}
+
+// resume scans on from where the last scan of a resumable scanner
+// stopped, after s.data has grown (the bytes it held before must not
+// have changed), and returns the offset just past the whole term. Each
+// call rescans at most the term it stopped in, so scanning a term that
+// arrives piece by piece costs time linear in its size. Before the first
+// call, pos and posDepth must be where the term starts and frames empty.
+func (s *scanner) resume() (int, error) {
+	for {
+		base := len(s.frames)
+		q, err := s.scan(s.pos, s.posDepth)
+		if err != nil {
+			slices.Reverse(s.frames[base:])
+			return 0, err
+		}
+		// The term at pos is complete: move to the next one, closing
+		// the containers that it completes.
+		for {
+			if len(s.frames) == 0 {
+				return q, nil
+			}
+			f := &s.frames[len(s.frames)-1]
+			if f.left > 0 {
+				f.left--
+				s.pos, s.posDepth = q, f.depth+1
+				break
+			}
+			tail, depth := f.tail, f.depth
+			s.frames = s.frames[:len(s.frames)-1]
+			if tail {
+				s.pos, s.posDepth = q, depth
+				break
+			}
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package bert
+package erltext
 
 // Erlang term text, the printing side. Format writes a term the way
 // Erlang's io_lib:format("~w") does, with a few choices made for
@@ -27,6 +27,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/bertsync/bertsync/bert"
 )
 
 // maxTextDepth bounds the nesting of containers that Format prints and
@@ -38,12 +40,13 @@ const maxTextDepth = 10000
 const prettyWidth = 80
 
 // errFits stops a trial formatting once it has passed the width budget.
-var errFits = errors.New("bert: line full")
+var errFits = errors.New("erltext: line full")
 
 // Format returns the Erlang text of term, such that Erlang's
 // erl_parse:parse_term reads it back to the identical term. term may be a
-// value of the term model (see [Atom]) or any Go value [Marshal] accepts;
-// the latter is printed as the term the Erlang profile encodes it to.
+// value of the term model (see [bert.Atom]) or any Go value that
+// [bert.Marshal] accepts; the latter is printed as the term the Erlang
+// profile encodes it to.
 // Format fails on floats that Erlang cannot represent (NaN and the
 // infinities), on nesting deeper than 10000 levels and on Go values the
 // encoder rejects.
@@ -92,7 +95,7 @@ func (f *formatter) check() error {
 
 func (f *formatter) term(t any, depth int) error {
 	if depth > maxTextDepth {
-		return fmt.Errorf("bert: term nested deeper than %d levels", maxTextDepth)
+		return fmt.Errorf("erltext: term nested deeper than %d levels", maxTextDepth)
 	}
 	switch v := t.(type) {
 	case nil:
@@ -102,7 +105,7 @@ func (f *formatter) term(t any, depth int) error {
 			return f.str("{bert,true}")
 		}
 		return f.str("{bert,false}")
-	case Atom:
+	case bert.Atom:
 		return f.str(quoteAtom(string(v)))
 	case int64:
 		return f.str(strconv.FormatInt(v, 10))
@@ -116,7 +119,7 @@ func (f *formatter) term(t any, depth int) error {
 		return f.str(strconv.FormatUint(v, 10))
 	case *big.Int:
 		if v == nil {
-			return errors.New("bert: cannot format a nil *big.Int")
+			return errors.New("erltext: cannot format a nil *big.Int")
 		}
 		return f.str(v.String())
 	case big.Int:
@@ -137,50 +140,50 @@ func (f *formatter) term(t any, depth int) error {
 		return f.str(formatBinary([]byte(v)))
 	case []byte:
 		return f.str(formatBinary(v))
-	case BitBinary:
+	case bert.BitBinary:
 		s, err := formatBits(v)
 		if err != nil {
 			return err
 		}
 		return f.str(s)
-	case ByteList:
+	case bert.ByteList:
 		return f.str(formatByteList(v))
-	case Tuple:
+	case bert.Tuple:
 		return f.seq("{", "}", v, nil, depth)
-	case List:
+	case bert.List:
 		return f.seq("[", "]", v, nil, depth)
 	case []any:
 		return f.seq("[", "]", v, nil, depth)
-	case ImproperList:
+	case bert.ImproperList:
 		if len(v.Elems) == 0 {
-			return errors.New("bert: improper list without elements")
+			return errors.New("erltext: improper list without elements")
 		}
 		return f.seq("[", "]", v.Elems, &v.Tail, depth)
-	case Map:
-		return f.pairs("#{", "}", []Pair(v), true, depth)
-	case Dict:
+	case bert.Map:
+		return f.pairs("#{", "}", []bert.Pair(v), true, depth)
+	case bert.Dict:
 		if err := f.str("{bert,dict,"); err != nil {
 			return err
 		}
-		if err := f.pairs("[", "]", []Pair(v), false, depth); err != nil {
+		if err := f.pairs("[", "]", []bert.Pair(v), false, depth); err != nil {
 			return err
 		}
 		return f.byte('}')
 	case time.Time:
 		return f.str(formatTime(v))
-	case Regex:
+	case bert.Regex:
 		if err := f.str("{bert,regex," + formatBinary(v.Source) + ","); err != nil {
 			return err
 		}
 		opts := v.Options
 		if opts == nil {
-			opts = List{}
+			opts = bert.List{}
 		}
 		if err := f.seq("[", "]", opts, nil, depth); err != nil {
 			return err
 		}
 		return f.byte('}')
-	case Pair:
+	case bert.Pair:
 		return f.seq("{", "}", []any{v.Key, v.Value}, nil, depth)
 	}
 	return f.term2(t, depth)
@@ -227,7 +230,7 @@ func (f *formatter) seq(open, close string, elems []any, tail *any, depth int) e
 }
 
 // pairs prints map associations (K => V) or, for a Dict, {K,V} tuples.
-func (f *formatter) pairs(open, close string, ps []Pair, arrows bool, depth int) error {
+func (f *formatter) pairs(open, close string, ps []bert.Pair, arrows bool, depth int) error {
 	if err := f.str(open); err != nil {
 		return err
 	}
@@ -284,7 +287,7 @@ func compact(t any, width, depth int) (string, bool, error) {
 // rest of the line, else with its elements on lines of their own.
 func (f *formatter) pretty(t any, col, depth int) error {
 	if depth > maxTextDepth {
-		return fmt.Errorf("bert: term nested deeper than %d levels", maxTextDepth)
+		return fmt.Errorf("erltext: term nested deeper than %d levels", maxTextDepth)
 	}
 	s, ok, err := compact(t, prettyWidth-col, depth)
 	if err != nil {
@@ -295,31 +298,31 @@ func (f *formatter) pretty(t any, col, depth int) error {
 		return nil
 	}
 	switch v := t.(type) {
-	case Tuple:
+	case bert.Tuple:
 		return f.prettySeq("{", "}", v, nil, col, depth)
-	case List:
+	case bert.List:
 		return f.prettySeq("[", "]", v, nil, col, depth)
 	case []any:
 		return f.prettySeq("[", "]", v, nil, col, depth)
-	case ImproperList:
+	case bert.ImproperList:
 		if len(v.Elems) == 0 {
-			return errors.New("bert: improper list without elements")
+			return errors.New("erltext: improper list without elements")
 		}
 		return f.prettySeq("[", "]", v.Elems, &v.Tail, col, depth)
-	case Map:
-		return f.prettyMap([]Pair(v), col, depth)
-	case Dict:
+	case bert.Map:
+		return f.prettyMap([]bert.Pair(v), col, depth)
+	case bert.Dict:
 		f.b.WriteString("{bert,dict,")
 		elems := make([]any, len(v))
 		for i, p := range v {
-			elems[i] = Tuple{p.Key, p.Value}
+			elems[i] = bert.Tuple{p.Key, p.Value}
 		}
 		if err := f.prettySeq("[", "]", elems, nil, col+len("{bert,dict,"), depth+1); err != nil {
 			return err
 		}
 		f.b.WriteByte('}')
 		return nil
-	case Pair:
+	case bert.Pair:
 		return f.prettySeq("{", "}", []any{v.Key, v.Value}, nil, col, depth)
 	}
 	// Scalars and everything else print on one line however long.
@@ -375,7 +378,7 @@ func (f *formatter) prettySeq(open, close string, elems []any, tail *any, col, d
 	return nil
 }
 
-func (f *formatter) prettyMap(ps []Pair, col, depth int) error {
+func (f *formatter) prettyMap(ps []bert.Pair, col, depth int) error {
 	f.b.WriteString("#{")
 	inner := col + 2
 	for i, p := range ps {
@@ -423,7 +426,7 @@ func lastLineWidth(s string) int {
 
 func isScalar(t any) bool {
 	switch t.(type) {
-	case Tuple, List, []any, ImproperList, Map, Dict, Pair, Regex:
+	case bert.Tuple, bert.List, []any, bert.ImproperList, bert.Map, bert.Dict, bert.Pair, bert.Regex:
 		return false
 	}
 	return true
@@ -434,7 +437,7 @@ func isScalar(t any) bool {
 // Erlang's float_to_list(F, [short]) does.
 func formatFloat(f float64) (string, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return "", fmt.Errorf("bert: cannot format float %v: Erlang has no such value", f)
+		return "", fmt.Errorf("erltext: cannot format float %v: Erlang has no such value", f)
 	}
 	// 'e' with precision -1 gives d[.ddd]e±XX with the shortest digits.
 	s := strconv.FormatFloat(f, 'e', -1, 64)
@@ -579,7 +582,7 @@ func printableLatin1(c byte) bool {
 
 // formatByteList prints a STRING_EXT byte list as "text" when printable,
 // else as a list of integers. The bytes are Latin-1 code points.
-func formatByteList(bl ByteList) string {
+func formatByteList(bl bert.ByteList) string {
 	if len(bl) == 0 {
 		return "[]"
 	}
@@ -643,12 +646,12 @@ func formatBinary(data []byte) string {
 
 // formatBits prints a bitstring as <<1,2,5:3>>: whole bytes, then the
 // value of the used high-order bits of the last byte and their count.
-func formatBits(v BitBinary) (string, error) {
+func formatBits(v bert.BitBinary) (string, error) {
 	if v.Bits == 8 {
 		return formatBinary(v.Data), nil
 	}
 	if len(v.Data) == 0 || v.Bits == 0 || v.Bits > 8 {
-		return "", fmt.Errorf("bert: bit binary of %d bytes with %d bits in the last", len(v.Data), v.Bits)
+		return "", fmt.Errorf("erltext: bit binary of %d bytes with %d bits in the last", len(v.Data), v.Bits)
 	}
 	var b strings.Builder
 	b.WriteString("<<")
@@ -678,13 +681,13 @@ func formatInts(open, close string, data []byte) string {
 // viaCodec converts a Go value outside the term model to the term the
 // Erlang profile encodes it as.
 func viaCodec(t any) (any, error) {
-	data, err := Append(nil, t, Erlang)
+	data, err := bert.Append(nil, t, bert.Erlang)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("erltext: formatting %T: %w", t, err)
 	}
 	var term any
-	if err := Unmarshal(data, &term); err != nil {
-		return nil, fmt.Errorf("bert: formatting %T: %w", t, err)
+	if err := bert.Unmarshal(data, &term); err != nil {
+		return nil, fmt.Errorf("erltext: formatting %T: %w", t, err)
 	}
 	return term, nil
 }

@@ -1,4 +1,4 @@
-package bert
+package erltext
 
 import (
 	"math"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bertsync/bertsync/bert"
 )
 
 func mustBig(s string) *big.Int {
@@ -21,22 +23,22 @@ var formatTests = []struct {
 	in   any
 	want string
 }{
-	{Atom("hello"), "hello"},
-	{Atom("hello world"), "'hello world'"},
-	{Atom("Caps"), "'Caps'"},
-	{Atom("_under"), "'_under'"},
-	{Atom("a@b_C9"), "a@b_C9"},
-	{Atom("and"), "'and'"},
-	{Atom("of"), "'of'"},
-	{Atom("true"), "true"},
-	{Atom(""), "''"},
-	{Atom("it's"), `'it\'s'`},
-	{Atom(`back\slash`), `'back\\slash'`},
-	{Atom("a\nb\tc"), `'a\nb\tc'`},
-	{Atom("\x01\x7f"), `'\001\d'`},
-	{Atom("héllo"), "'héllo'"},
-	{Atom("日本"), "'日本'"},
-	{Atom("\u200b"), `'\x{200B}'`},
+	{bert.Atom("hello"), "hello"},
+	{bert.Atom("hello world"), "'hello world'"},
+	{bert.Atom("Caps"), "'Caps'"},
+	{bert.Atom("_under"), "'_under'"},
+	{bert.Atom("a@b_C9"), "a@b_C9"},
+	{bert.Atom("and"), "'and'"},
+	{bert.Atom("of"), "'of'"},
+	{bert.Atom("true"), "true"},
+	{bert.Atom(""), "''"},
+	{bert.Atom("it's"), `'it\'s'`},
+	{bert.Atom(`back\slash`), `'back\\slash'`},
+	{bert.Atom("a\nb\tc"), `'a\nb\tc'`},
+	{bert.Atom("\x01\x7f"), `'\001\d'`},
+	{bert.Atom("héllo"), "'héllo'"},
+	{bert.Atom("日本"), "'日本'"},
+	{bert.Atom("\u200b"), `'\x{200B}'`},
 	{int64(0), "0"},
 	{int64(-42), "-42"},
 	{int64(math.MinInt64), "-9223372036854775808"},
@@ -66,34 +68,34 @@ var formatTests = []struct {
 	{[]byte("héllo"), `<<"héllo"/utf8>>`},
 	{[]byte{0xe9}, "<<233>>"},
 	{"go string", `<<"go string">>`},
-	{BitBinary{Data: []byte{1, 0x40}, Bits: 3}, "<<1,2:3>>"},
-	{BitBinary{Data: []byte{0x80}, Bits: 1}, "<<1:1>>"},
-	{ByteList("abc"), `"abc"`},
-	{ByteList("a\"b\\"), `"a\"b\\"`},
-	{ByteList{1, 2, 3}, "[1,2,3]"},
-	{ByteList{0xe9}, `"é"`},
-	{ByteList{}, "[]"},
-	{Tuple{}, "{}"},
-	{Tuple{Atom("a"), int64(1), []byte("x")}, `{a,1,<<"x">>}`},
-	{List{}, "[]"},
-	{List{Atom("a"), List{}}, "[a,[]]"},
+	{bert.BitBinary{Data: []byte{1, 0x40}, Bits: 3}, "<<1,2:3>>"},
+	{bert.BitBinary{Data: []byte{0x80}, Bits: 1}, "<<1:1>>"},
+	{bert.ByteList("abc"), `"abc"`},
+	{bert.ByteList("a\"b\\"), `"a\"b\\"`},
+	{bert.ByteList{1, 2, 3}, "[1,2,3]"},
+	{bert.ByteList{0xe9}, `"é"`},
+	{bert.ByteList{}, "[]"},
+	{bert.Tuple{}, "{}"},
+	{bert.Tuple{bert.Atom("a"), int64(1), []byte("x")}, `{a,1,<<"x">>}`},
+	{bert.List{}, "[]"},
+	{bert.List{bert.Atom("a"), bert.List{}}, "[a,[]]"},
 	{[]any{int64(1), 2.5}, "[1,2.5]"},
-	{ImproperList{Elems: []any{Atom("a")}, Tail: Atom("b")}, "[a|b]"},
-	{ImproperList{Elems: []any{int64(1), int64(2)}, Tail: []byte{}}, "[1,2|<<>>]"},
-	{Map{}, "#{}"},
-	{Map{{Atom("k"), Atom("v")}, {ByteList("s"), List{}}}, `#{k => v,"s" => []}`},
+	{bert.ImproperList{Elems: []any{bert.Atom("a")}, Tail: bert.Atom("b")}, "[a|b]"},
+	{bert.ImproperList{Elems: []any{int64(1), int64(2)}, Tail: []byte{}}, "[1,2|<<>>]"},
+	{bert.Map{}, "#{}"},
+	{bert.Map{{Key: bert.Atom("k"), Value: bert.Atom("v")}, {Key: bert.ByteList("s"), Value: bert.List{}}}, `#{k => v,"s" => []}`},
 	{nil, "{bert,nil}"},
 	{true, "{bert,true}"},
 	{false, "{bert,false}"},
-	{Dict{{Atom("a"), int64(1)}}, "{bert,dict,[{a,1}]}"},
-	{Dict{}, "{bert,dict,[]}"},
+	{bert.Dict{{Key: bert.Atom("a"), Value: int64(1)}}, "{bert,dict,[{a,1}]}"},
+	{bert.Dict{}, "{bert,dict,[]}"},
 	{time.Unix(1255295581, 446228000).UTC(), "{bert,time,1255,295581,446228}"},
 	{time.Unix(0, 0), "{bert,time,0,0,0}"},
 	{time.Unix(-1, 5000), "{bert,time,-1,999999,5}"},
 	{time.Unix(808435945000123, 0).UTC(), "{bert,time,808435945,123,0}"},
-	{Regex{Source: []byte("^c(a*)t$"), Options: List{Atom("caseless")}}, `{bert,regex,<<"^c(a*)t$">>,[caseless]}`},
-	{Regex{Source: []byte("x")}, `{bert,regex,<<"x">>,[]}`},
-	{Tuple{Atom("sync"), Atom("create"), Atom("character"), List{Tuple{Atom("name"), []byte("Gandalf")}}}, `{sync,create,character,[{name,<<"Gandalf">>}]}`},
+	{bert.Regex{Source: []byte("^c(a*)t$"), Options: bert.List{bert.Atom("caseless")}}, `{bert,regex,<<"^c(a*)t$">>,[caseless]}`},
+	{bert.Regex{Source: []byte("x")}, `{bert,regex,<<"x">>,[]}`},
+	{bert.Tuple{bert.Atom("sync"), bert.Atom("create"), bert.Atom("character"), bert.List{bert.Tuple{bert.Atom("name"), []byte("Gandalf")}}}, `{sync,create,character,[{name,<<"Gandalf">>}]}`},
 }
 
 func TestFormat(t *testing.T) {
@@ -110,22 +112,22 @@ func TestFormat(t *testing.T) {
 }
 
 func TestFormatErrors(t *testing.T) {
-	deep := any(List{})
+	deep := any(bert.List{})
 	for range maxTextDepth + 5 {
-		deep = List{deep}
+		deep = bert.List{deep}
 	}
 	for _, in := range []any{
 		math.NaN(), math.Inf(1), math.Inf(-1),
-		BitBinary{Data: []byte{}, Bits: 3},
-		BitBinary{Data: []byte{1}, Bits: 0},
-		ImproperList{Tail: Atom("a")},
+		bert.BitBinary{Data: []byte{}, Bits: 3},
+		bert.BitBinary{Data: []byte{1}, Bits: 0},
+		bert.ImproperList{Tail: bert.Atom("a")},
 		deep,
 		(*big.Int)(nil),
 	} {
 		if s, err := Format(in); err == nil {
 			t.Errorf("Format(%T) = %.40s, want an error", in, s)
-		} else if !strings.HasPrefix(err.Error(), "bert: ") {
-			t.Errorf("Format(%T) error %q lacks the bert: prefix", in, err)
+		} else if !strings.HasPrefix(err.Error(), "erltext: ") {
+			t.Errorf("Format(%T) error %q lacks the erltext: prefix", in, err)
 		}
 	}
 }
@@ -133,27 +135,27 @@ func TestFormatErrors(t *testing.T) {
 // TestFormatParseRoundTrip checks that Parse reads Format's text back to
 // the term it printed, in both the compact and the pretty form.
 func TestFormatParseRoundTrip(t *testing.T) {
-	long := List{}
+	long := bert.List{}
 	for i := range 60 {
-		long = append(long, Tuple{Atom("key"), int64(i * 1000), []byte("a longer value to fill the line")})
+		long = append(long, bert.Tuple{bert.Atom("key"), int64(i * 1000), []byte("a longer value to fill the line")})
 	}
-	nums := List{}
+	nums := bert.List{}
 	for i := range 300 {
 		nums = append(nums, int64(i*7919))
 	}
 	terms := []any{
-		Tuple{Atom("sync"), Atom("create"), Atom("character"), long},
+		bert.Tuple{bert.Atom("sync"), bert.Atom("create"), bert.Atom("character"), long},
 		nums,
-		Map{{[]byte("key number one"), nums}, {Atom("b"), long}},
-		ImproperList{Elems: []any{long, long}, Tail: long},
-		Tuple{Tuple{Tuple{Tuple{Map{{Atom("deep"), long}}}}}},
-		Dict{{Atom("a"), long}, {Atom("b"), Tuple{}}},
-		List{mustBig("-98765432109876543210987654321"), 1e300, -1e-300, ByteList("x y"), BitBinary{Data: []byte{0xff, 0xe0}, Bits: 3}},
+		bert.Map{{Key: []byte("key number one"), Value: nums}, {Key: bert.Atom("b"), Value: long}},
+		bert.ImproperList{Elems: []any{long, long}, Tail: long},
+		bert.Tuple{bert.Tuple{bert.Tuple{bert.Tuple{bert.Map{{Key: bert.Atom("deep"), Value: long}}}}}},
+		bert.Dict{{Key: bert.Atom("a"), Value: long}, {Key: bert.Atom("b"), Value: bert.Tuple{}}},
+		bert.List{mustBig("-98765432109876543210987654321"), 1e300, -1e-300, bert.ByteList("x y"), bert.BitBinary{Data: []byte{0xff, 0xe0}, Bits: 3}},
 	}
 	for _, tt := range formatTests {
 		switch tt.in.(type) {
-		case Atom, int64, *big.Int, float64, []byte, BitBinary, Tuple, List, ImproperList, Map:
-			if _, isBL := tt.in.(ByteList); !isBL {
+		case bert.Atom, int64, *big.Int, float64, []byte, bert.BitBinary, bert.Tuple, bert.List, bert.ImproperList, bert.Map:
+			if _, isBL := tt.in.(bert.ByteList); !isBL {
 				terms = append(terms, tt.in)
 			}
 		}
@@ -181,52 +183,52 @@ func TestFormatParseRoundTrip(t *testing.T) {
 func canonical(term any) any {
 	switch v := term.(type) {
 	case []any:
-		return canonical(List(v))
-	case List:
+		return canonical(bert.List(v))
+	case bert.List:
 		out := make([]any, len(v))
 		for i, e := range v {
 			out[i] = canonical(e)
 		}
 		return listTerm(out)
-	case Tuple:
-		out := make(Tuple, len(v))
+	case bert.Tuple:
+		out := make(bert.Tuple, len(v))
 		for i, e := range v {
 			out[i] = canonical(e)
 		}
 		return out
-	case ImproperList:
+	case bert.ImproperList:
 		out := make([]any, len(v.Elems))
 		for i, e := range v.Elems {
 			out[i] = canonical(e)
 		}
 		switch tail := canonical(v.Tail).(type) {
-		case List: // [a|[b]] is [a,b]
+		case bert.List: // [a|[b]] is [a,b]
 			return canonical(append(out, tail...))
-		case ByteList:
+		case bert.ByteList:
 			for _, c := range tail {
 				out = append(out, int64(c))
 			}
-			return canonical(List(out))
+			return canonical(bert.List(out))
 		default:
-			return ImproperList{Elems: out, Tail: tail}
+			return bert.ImproperList{Elems: out, Tail: tail}
 		}
-	case Map:
-		out := make(Map, len(v))
+	case bert.Map:
+		out := make(bert.Map, len(v))
 		for i, p := range v {
-			out[i] = Pair{canonical(p.Key), canonical(p.Value)}
+			out[i] = bert.Pair{Key: canonical(p.Key), Value: canonical(p.Value)}
 		}
 		return out
-	case Dict:
-		out := make(Dict, len(v))
+	case bert.Dict:
+		out := make(bert.Dict, len(v))
 		for i, p := range v {
-			out[i] = Pair{canonical(p.Key), canonical(p.Value)}
+			out[i] = bert.Pair{Key: canonical(p.Key), Value: canonical(p.Value)}
 		}
 		return out
-	case ByteList:
+	case bert.ByteList:
 		if len(v) == 0 {
-			return List{}
+			return bert.List{}
 		}
-	case BitBinary:
+	case bert.BitBinary:
 		if v.Bits == 8 {
 			return v.Data
 		}
@@ -242,7 +244,7 @@ func FuzzFormat(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var term any
-		if err := Unmarshal(data, &term); err != nil {
+		if err := bert.Unmarshal(data, &term); err != nil {
 			return
 		}
 		for _, format := range []func(any) (string, error){Format, FormatPretty} {
@@ -257,7 +259,7 @@ func FuzzFormat(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Parse(Format(%#v) = %q): %v", term, text, err)
 			}
-			if want := canonical(term); !equalTerms(back, want) {
+			if want := canonical(term); !bert.Equal(back, want) {
 				t.Fatalf("Parse(%q) = %#v, want %#v", text, back, want)
 			}
 		}
@@ -265,11 +267,11 @@ func FuzzFormat(f *testing.F) {
 }
 
 func TestFormatPrettyLayout(t *testing.T) {
-	props := List{}
+	props := bert.List{}
 	for _, k := range []string{"name", "race", "level", "hp", "mana", "id", "x", "tags", "alive", "inv"} {
-		props = append(props, Tuple{Atom(k), []byte("value of " + k)})
+		props = append(props, bert.Tuple{bert.Atom(k), []byte("value of " + k)})
 	}
-	text, err := FormatPretty(Tuple{Atom("sync"), Atom("create"), Atom("character"), props})
+	text, err := FormatPretty(bert.Tuple{bert.Atom("sync"), bert.Atom("create"), bert.Atom("character"), props})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +287,7 @@ func TestFormatPrettyLayout(t *testing.T) {
 	if !strings.HasPrefix(lines[1], " ") {
 		t.Errorf("continuation line not indented: %q", lines[1])
 	}
-	short, err := FormatPretty(Tuple{Atom("a"), int64(1)})
+	short, err := FormatPretty(bert.Tuple{bert.Atom("a"), int64(1)})
 	if err != nil || short != "{a,1}" {
 		t.Errorf("FormatPretty of a short term = %q, %v", short, err)
 	}

@@ -1,4 +1,4 @@
-package bert
+package erltext
 
 // Erlang term text, the reading side. Parse accepts what Erlang's
 // erl_scan:string followed by erl_parse:parse_term accepts for terms that
@@ -18,8 +18,8 @@ package bert
 // The result is the term as the decoder would give it for Erlang's
 // term_to_binary of the same term, so that text and bytes compare equal:
 // a list of 1 to 65535 integers in 0..255 (a string included) is a
-// [ByteList], any other list a [List] (the empty string "" is the empty
-// List), a tail that is itself a list is merged ([1|[2]] is [1,2]), an
+// bert.ByteList, any other list a bert.List (the empty string "" is the
+// empty List), a tail that is itself a list is merged ([1|[2]] is [1,2]), an
 // integer is an int64 or, past its range, a *big.Int, a map with a
 // repeated key keeps the last value, and the BERT complex types become
 // nil, bool, Dict, time.Time and Regex as they do when decoding (so
@@ -32,6 +32,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bertsync/bertsync/bert"
 )
 
 // softKeywords are quoted by Format but read as atoms when bare, as
@@ -68,7 +70,7 @@ type ParseError struct {
 }
 
 func (e *ParseError) Error() string {
-	return fmt.Sprintf("bert: line %d, column %d: %s", e.Line, e.Column, e.Msg)
+	return fmt.Sprintf("erltext: line %d, column %d: %s", e.Line, e.Column, e.Msg)
 }
 
 // Parse reads one Erlang term from text, as erl_parse:parse_term does,
@@ -170,7 +172,7 @@ func (p *parser) term() (any, error) {
 	}
 	switch tok.kind {
 	case tAtom:
-		return Atom(tok.text), nil
+		return bert.Atom(tok.text), nil
 	case tInt:
 		return intTerm(tok.num), nil
 	case tFloat:
@@ -271,12 +273,10 @@ func (p *parser) tuple() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := Tuple(elems)
+	t := bert.Tuple(elems)
 	// The BERT complex types become their Go forms, as when decoding.
-	if len(t) >= 2 && len(t) <= 5 && t[0] == Atom("bert") {
-		if v, ok := complexTerm(t); ok {
-			return v, nil
-		}
+	if v, ok := bert.ComplexValue(t); ok {
+		return v, nil
 	}
 	return t, nil
 }
@@ -304,21 +304,21 @@ func (p *parser) list() (any, error) {
 		return nil, p.errAt(tok, "unexpected %s, expected ']' after the tail of a list", tok.describe())
 	}
 	switch t := tail.(type) {
-	case List:
+	case bert.List:
 		return listTerm(append(elems, t...)), nil
-	case ByteList:
+	case bert.ByteList:
 		for _, c := range t {
 			elems = append(elems, int64(c))
 		}
 		return listTerm(elems), nil
-	case ImproperList:
-		return ImproperList{Elems: append(elems, t.Elems...), Tail: t.Tail}, nil
+	case bert.ImproperList:
+		return bert.ImproperList{Elems: append(elems, t.Elems...), Tail: t.Tail}, nil
 	}
-	return ImproperList{Elems: elems, Tail: tail}, nil
+	return bert.ImproperList{Elems: elems, Tail: tail}, nil
 }
 
 func (p *parser) mapTerm() (any, error) {
-	m := Map{}
+	m := bert.Map{}
 	index := map[string]int{}
 	tok, err := p.peek()
 	if err != nil {
@@ -354,7 +354,7 @@ func (p *parser) mapTerm() (any, error) {
 			m[i].Value = v
 		} else {
 			index[key] = len(m)
-			m = append(m, Pair{Key: k, Value: v})
+			m = append(m, bert.Pair{Key: k, Value: v})
 		}
 		tok, err = p.next()
 		if err != nil {
@@ -402,7 +402,7 @@ func (p *parser) binary() (any, error) {
 		}
 		return w.data, nil
 	}
-	return BitBinary{Data: w.data, Bits: uint8(w.bits % 8)}, nil
+	return bert.BitBinary{Data: w.data, Bits: uint8(w.bits % 8)}, nil
 }
 
 // segment parses Value[:Size][/Type-Spec...] and writes it.
@@ -613,7 +613,7 @@ func intTerm(n *big.Int) any {
 // would carry them.
 func stringTerm(chars []rune) any {
 	if len(chars) == 0 {
-		return List{}
+		return bert.List{}
 	}
 	if len(chars) <= maxByteListLen {
 		small := true
@@ -624,14 +624,14 @@ func stringTerm(chars []rune) any {
 			}
 		}
 		if small {
-			bl := make(ByteList, len(chars))
+			bl := make(bert.ByteList, len(chars))
 			for i, r := range chars {
 				bl[i] = byte(r)
 			}
 			return bl
 		}
 	}
-	l := make(List, len(chars))
+	l := make(bert.List, len(chars))
 	for i, r := range chars {
 		l[i] = int64(r)
 	}
@@ -642,15 +642,15 @@ func stringTerm(chars []rune) any {
 // ByteList when it is a short list of bytes.
 func listTerm(elems []any) any {
 	if len(elems) == 0 || len(elems) > maxByteListLen {
-		return List(elems)
+		return bert.List(elems)
 	}
 	for _, e := range elems {
 		n, ok := e.(int64)
 		if !ok || n < 0 || n > 255 {
-			return List(elems)
+			return bert.List(elems)
 		}
 	}
-	bl := make(ByteList, len(elems))
+	bl := make(bert.ByteList, len(elems))
 	for i, e := range elems {
 		bl[i] = byte(e.(int64))
 	}

@@ -1,4 +1,4 @@
-package bert
+package erltext
 
 import (
 	"bytes"
@@ -12,25 +12,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bertsync/bertsync/bert"
 )
 
 var parseTests = []struct {
 	in   string
 	want any
 }{
-	{"hello", Atom("hello")},
-	{"hello.", Atom("hello")},
-	{"  hello . % trailing comment", Atom("hello")},
-	{"'hello world'", Atom("hello world")},
-	{"'Caps'", Atom("Caps")},
-	{"'and'", Atom("and")},
-	{"a@b_C9", Atom("a@b_C9")},
-	{"héllo", Atom("héllo")},
-	{"''", Atom("")},
-	{`'a\nb\tc\\d\'e\"f'`, Atom("a\nb\tc\\d'e\"f")},
-	{`'\x41\x{3D2}\101\^A\s\d\e\z'`, Atom("A\u03d2A\x01 \x7f\x1bz")},
-	{"'日本'", Atom("日本")},
-	{"true", Atom("true")},
+	{"hello", bert.Atom("hello")},
+	{"hello.", bert.Atom("hello")},
+	{"  hello . % trailing comment", bert.Atom("hello")},
+	{"'hello world'", bert.Atom("hello world")},
+	{"'Caps'", bert.Atom("Caps")},
+	{"'and'", bert.Atom("and")},
+	{"a@b_C9", bert.Atom("a@b_C9")},
+	{"héllo", bert.Atom("héllo")},
+	{"''", bert.Atom("")},
+	{`'a\nb\tc\\d\'e\"f'`, bert.Atom("a\nb\tc\\d'e\"f")},
+	{`'\x41\x{3D2}\101\^A\s\d\e\z'`, bert.Atom("A\u03d2A\x01 \x7f\x1bz")},
+	{"'日本'", bert.Atom("日本")},
+	{"true", bert.Atom("true")},
 	{"0", int64(0)},
 	{"42", int64(42)},
 	{"-42", int64(-42)},
@@ -56,32 +58,32 @@ var parseTests = []struct {
 	{"2.5E3", 2500.0},
 	{"1.0e+06", 1e6},
 	{"1_0.5", 10.5},
-	{`"abc"`, ByteList("abc")},
-	{`"a" "bc"`, ByteList("abc")},
-	{`""`, List{}},
-	{`"é"`, ByteList{0xe9}},
-	{`"\x{3D2}a"`, List{int64(0x3d2), int64('a')}},
-	{`"日"`, List{int64(0x65e5)}},
-	{"[1,2,3]", ByteList{1, 2, 3}},
-	{"[256]", List{int64(256)}},
-	{"[-1]", List{int64(-1)}},
-	{"[]", List{}},
-	{"[a,[]]", List{Atom("a"), List{}}},
-	{"[$a|\"bc\"]", ByteList("abc")},
-	{"[1|[2]]", ByteList{1, 2}},
-	{"[a|b]", ImproperList{Elems: []any{Atom("a")}, Tail: Atom("b")}},
-	{"[a,b|[c|d]]", ImproperList{Elems: []any{Atom("a"), Atom("b"), Atom("c")}, Tail: Atom("d")}},
-	{"[1|<<>>]", ImproperList{Elems: []any{int64(1)}, Tail: []byte{}}},
-	{"{}", Tuple{}},
-	{"{a, 1, <<\"x\">>}", Tuple{Atom("a"), int64(1), []byte("x")}},
+	{`"abc"`, bert.ByteList("abc")},
+	{`"a" "bc"`, bert.ByteList("abc")},
+	{`""`, bert.List{}},
+	{`"é"`, bert.ByteList{0xe9}},
+	{`"\x{3D2}a"`, bert.List{int64(0x3d2), int64('a')}},
+	{`"日"`, bert.List{int64(0x65e5)}},
+	{"[1,2,3]", bert.ByteList{1, 2, 3}},
+	{"[256]", bert.List{int64(256)}},
+	{"[-1]", bert.List{int64(-1)}},
+	{"[]", bert.List{}},
+	{"[a,[]]", bert.List{bert.Atom("a"), bert.List{}}},
+	{"[$a|\"bc\"]", bert.ByteList("abc")},
+	{"[1|[2]]", bert.ByteList{1, 2}},
+	{"[a|b]", bert.ImproperList{Elems: []any{bert.Atom("a")}, Tail: bert.Atom("b")}},
+	{"[a,b|[c|d]]", bert.ImproperList{Elems: []any{bert.Atom("a"), bert.Atom("b"), bert.Atom("c")}, Tail: bert.Atom("d")}},
+	{"[1|<<>>]", bert.ImproperList{Elems: []any{int64(1)}, Tail: []byte{}}},
+	{"{}", bert.Tuple{}},
+	{"{a, 1, <<\"x\">>}", bert.Tuple{bert.Atom("a"), int64(1), []byte("x")}},
 	{"<<>>", []byte{}},
 	{`<<"text">>`, []byte("text")},
 	{"<<1,2,3>>", []byte{1, 2, 3}},
 	{`<<"a", 1, "bc">>`, []byte("a\x01bc")},
 	{"<<\"ab\"\n  \"cd\">>", []byte("abcd")},
-	{"<<1,2:3>>", BitBinary{Data: []byte{1, 0x40}, Bits: 3}},
-	{"<<1:1>>", BitBinary{Data: []byte{0x80}, Bits: 1}},
-	{"<<1,11:5>>", BitBinary{Data: []byte{1, 0x58}, Bits: 5}},
+	{"<<1,2:3>>", bert.BitBinary{Data: []byte{1, 0x40}, Bits: 3}},
+	{"<<1:1>>", bert.BitBinary{Data: []byte{0x80}, Bits: 1}},
+	{"<<1,11:5>>", bert.BitBinary{Data: []byte{1, 0x58}, Bits: 5}},
 	{"<<1:16>>", []byte{0, 1}},
 	{"<<1:16/little>>", []byte{1, 0}},
 	{"<<300>>", []byte{44}},
@@ -95,20 +97,20 @@ var parseTests = []struct {
 	{"<<1.5:32/float>>", []byte{63, 192, 0, 0}},
 	{"<<1:4/unit:2>>", []byte{1}},
 	{"<<123456789012345678901234567890:104>>", []byte{0, 0x01, 0x8e, 0xe9, 0x0f, 0xf6, 0xc3, 0x73, 0xe0, 0xee, 0x4e, 0x3f, 0x0a, 0xd2}[1:]},
-	{"#{}", Map{}},
-	{"#{k => v, \"s\" => []}", Map{{Atom("k"), Atom("v")}, {ByteList("s"), List{}}}},
-	{"#{a => 1, a => 2}", Map{{Atom("a"), int64(2)}}},
+	{"#{}", bert.Map{}},
+	{"#{k => v, \"s\" => []}", bert.Map{{Key: bert.Atom("k"), Value: bert.Atom("v")}, {Key: bert.ByteList("s"), Value: bert.List{}}}},
+	{"#{a => 1, a => 2}", bert.Map{{Key: bert.Atom("a"), Value: int64(2)}}},
 	{"{bert,nil}", nil},
 	{"{bert,true}", true},
 	{"{bert,false}", false},
-	{"{bert,dict,[{a,1}]}", Dict{{Atom("a"), int64(1)}}},
-	{"{bert,dict,[]}", Dict{}},
-	{"{bert,dict,[a]}", Tuple{Atom("bert"), Atom("dict"), List{Atom("a")}}},
+	{"{bert,dict,[{a,1}]}", bert.Dict{{Key: bert.Atom("a"), Value: int64(1)}}},
+	{"{bert,dict,[]}", bert.Dict{}},
+	{"{bert,dict,[a]}", bert.Tuple{bert.Atom("bert"), bert.Atom("dict"), bert.List{bert.Atom("a")}}},
 	{"{bert,time,1255,295581,446228}", time.Unix(1255295581, 446228000).UTC()},
-	{`{bert,regex,<<"^c(a*)t$">>,[caseless]}`, Regex{Source: []byte("^c(a*)t$"), Options: List{Atom("caseless")}}},
-	{"{bert,maybe}", Tuple{Atom("bert"), Atom("maybe")}},
-	{"{bert}", Tuple{Atom("bert")}},
-	{"% leading comment\n{sync,\n  create, % why\n  character, []}.\n", Tuple{Atom("sync"), Atom("create"), Atom("character"), List{}}},
+	{`{bert,regex,<<"^c(a*)t$">>,[caseless]}`, bert.Regex{Source: []byte("^c(a*)t$"), Options: bert.List{bert.Atom("caseless")}}},
+	{"{bert,maybe}", bert.Tuple{bert.Atom("bert"), bert.Atom("maybe")}},
+	{"{bert}", bert.Tuple{bert.Atom("bert")}},
+	{"% leading comment\n{sync,\n  create, % why\n  character, []}.\n", bert.Tuple{bert.Atom("sync"), bert.Atom("create"), bert.Atom("character"), bert.List{}}},
 }
 
 func TestParse(t *testing.T) {
@@ -181,8 +183,8 @@ func TestParseErrors(t *testing.T) {
 		if pe.Line != tt.line || pe.Column != tt.col || !strings.Contains(pe.Msg, tt.msg) {
 			t.Errorf("Parse(%.40q) = %v, want line %d column %d containing %q", tt.in, err, tt.line, tt.col, tt.msg)
 		}
-		if !strings.HasPrefix(err.Error(), "bert: line ") {
-			t.Errorf("Parse(%.40q) error %q lacks the bert: prefix", tt.in, err)
+		if !strings.HasPrefix(err.Error(), "erltext: line ") {
+			t.Errorf("Parse(%.40q) error %q lacks the erltext: prefix", tt.in, err)
 		}
 	}
 }
@@ -196,9 +198,9 @@ func TestParseDeep(t *testing.T) {
 		t.Fatalf("nesting %d: %v", n, err)
 	}
 	for range n - 1 {
-		got = got.(Tuple)[0]
+		got = got.(bert.Tuple)[0]
 	}
-	if !reflect.DeepEqual(got, Tuple{}) {
+	if !reflect.DeepEqual(got, bert.Tuple{}) {
 		t.Fatalf("innermost = %#v", got)
 	}
 	if _, err := Parse(strings.Repeat("[", 1<<20)); err == nil {
@@ -215,11 +217,11 @@ func TestParseLongByteList(t *testing.T) {
 			t.Fatal(err)
 		}
 		switch v := got.(type) {
-		case ByteList:
+		case bert.ByteList:
 			if n > maxByteListLen || len(v) != n {
 				t.Errorf("%d chars gave a ByteList of %d", n, len(v))
 			}
-		case List:
+		case bert.List:
 			if n <= maxByteListLen || len(v) != n {
 				t.Errorf("%d chars gave a List of %d", n, len(v))
 			}
@@ -235,7 +237,7 @@ func TestParseBigBinarySegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bb, ok := got.(BitBinary)
+	bb, ok := got.(bert.BitBinary)
 	if !ok || bb.Bits != 5 || len(bb.Data) != 13 || bb.Data[0] != 0x80 {
 		t.Fatalf("got %#v", got)
 	}
@@ -258,7 +260,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse(Format(Parse(%q)) = %q): %v", text, out, err)
 		}
-		if !reflect.DeepEqual(term, again) && !equalTerms(term, again) {
+		if !bert.Equal(term, again) {
 			t.Fatalf("round trip of %q changed %#v to %#v", text, term, again)
 		}
 	})
@@ -305,7 +307,7 @@ func loadErlangFixtures(t testing.TB) []erlangFixture {
 func TestErlangFixtures(t *testing.T) {
 	for _, fx := range loadErlangFixtures(t) {
 		var term any
-		if err := Unmarshal(fx.data, &term); err != nil {
+		if err := bert.Unmarshal(fx.data, &term); err != nil {
 			t.Errorf("%s/%s: Unmarshal: %v", fx.name, fx.form, err)
 			continue
 		}
@@ -314,7 +316,7 @@ func TestErlangFixtures(t *testing.T) {
 			t.Errorf("%s/%s: Parse(%.200s): %v", fx.name, fx.form, fx.text, err)
 			continue
 		}
-		if !equalTerms(parsed, term) {
+		if !bert.Equal(parsed, term) {
 			t.Errorf("%s/%s: Parse(%.200s) = %.300v, decoded %.300v", fx.name, fx.form, fx.text, parsed, term)
 		}
 		for _, format := range []func(any) (string, error){Format, FormatPretty} {
@@ -324,97 +326,17 @@ func TestErlangFixtures(t *testing.T) {
 				continue
 			}
 			back, err := Parse(text)
-			if err != nil || !equalTerms(back, term) {
+			if err != nil || !bert.Equal(back, term) {
 				t.Errorf("%s/%s: Parse(Format) = %.300v, %v; text %.300s", fx.name, fx.form, back, err, text)
 			}
 		}
 		if fx.form == "minor2" {
-			out, err := Append(nil, term, Erlang)
+			out, err := bert.Append(nil, term, bert.Erlang)
 			if err != nil || !bytes.Equal(out, fx.data) {
 				t.Errorf("%s: Erlang profile = %x, %v; term_to_binary gave %x", fx.name, out, err, fx.data)
 			}
 		}
 	}
-}
-
-// equalTerms compares terms as Erlang's =:= does, except that maps are
-// compared as sets of associations (their order in the external format
-// is the order of Erlang's internal layout, which text does not keep).
-func equalTerms(a, b any) bool {
-	switch x := a.(type) {
-	case Tuple:
-		y, ok := b.(Tuple)
-		return ok && equalSlices(x, y)
-	case List:
-		y, ok := b.(List)
-		return ok && equalSlices(x, y)
-	case ImproperList:
-		y, ok := b.(ImproperList)
-		return ok && equalSlices(x.Elems, y.Elems) && equalTerms(x.Tail, y.Tail)
-	case Map:
-		y, ok := b.(Map)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-	next:
-		for _, p := range x {
-			for _, q := range y {
-				if equalTerms(p.Key, q.Key) {
-					if equalTerms(p.Value, q.Value) {
-						continue next
-					}
-					return false
-				}
-			}
-			return false
-		}
-		return true
-	case Dict:
-		y, ok := b.(Dict)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equalTerms(x[i].Key, y[i].Key) || !equalTerms(x[i].Value, y[i].Value) {
-				return false
-			}
-		}
-		return true
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	case ByteList:
-		y, ok := b.(ByteList)
-		return ok && bytes.Equal(x, y)
-	case BitBinary:
-		y, ok := b.(BitBinary)
-		return ok && x.Bits == y.Bits && bytes.Equal(x.Data, y.Data)
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Float64bits(x) == math.Float64bits(y)
-	case *big.Int:
-		y, ok := b.(*big.Int)
-		return ok && x.Cmp(y) == 0
-	case time.Time:
-		y, ok := b.(time.Time)
-		return ok && x.Equal(y)
-	case Regex:
-		y, ok := b.(Regex)
-		return ok && bytes.Equal(x.Source, y.Source) && equalSlices(x.Options, y.Options)
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-func equalSlices(a, b []any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !equalTerms(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func TestFormatGoValues(t *testing.T) {
@@ -439,7 +361,7 @@ func TestFormatGoValues(t *testing.T) {
 			t.Errorf("Format(%#v) = %s, %v; want %s", tt.in, got, err, tt.want)
 		}
 	}
-	if _, err := Format(make(chan int)); err == nil || !strings.HasPrefix(err.Error(), "bert: ") {
+	if _, err := Format(make(chan int)); err == nil || !strings.HasPrefix(err.Error(), "erltext: ") {
 		t.Errorf("Format(chan) error = %v", err)
 	}
 }

@@ -1,0 +1,24 @@
+//go:build purego
+
+package bert
+
+// This file is box.go for builds with the purego tag: each decoded value
+// is converted to an interface the ordinary way, which allocates a copy
+// of every slice header and of every number outside 0..255, and each
+// small binary gets an allocation of its own. Decoding gives the same
+// values as with box.go, only with more allocations.
+
+func (d *decodeState) boxTuple(t Tuple) any { return t }
+
+func (d *decodeState) boxList(l List) any { return l }
+
+func (d *decodeState) boxBinary(b []byte) any { return b }
+
+func (d *decodeState) boxByteList(b []byte) any { return ByteList(b) }
+
+func (d *decodeState) boxInt(i int64) any { return i }
+
+func (d *decodeState) boxFloat(f float64) any { return f }
+
+// rawBytes returns n fresh bytes (0 < n <= smallBinary).
+func (d *decodeState) rawBytes(n int) []byte { return make([]byte, n) }
