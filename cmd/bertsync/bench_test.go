@@ -2,30 +2,49 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
-// TestBenchSmoke runs every phase of the bench at a tiny size against the
-// in-process server: the figures are not checked (they depend on the
-// machine), only that each phase completes and reports.
-func TestBenchSmoke(t *testing.T) {
+// TestBenchInProcess runs one small phase through the command: the flags
+// reach the bench and runServe serves it in this process. The phases
+// themselves are tested in internal/bench.
+func TestBenchInProcess(t *testing.T) {
 	var out, errb syncBuffer
 	code := runBench(context.Background(), []string{
-		"--idle", "20", "--clients", "2", "--requests", "40", "--repeat", "1",
-		"--subscribers", "20", "--rounds", "3", "--data", t.TempDir(),
+		"--phases", "rt", "--ops", "read", "--clients", "2", "--requests", "20", "--repeat", "1", "--data", t.TempDir(),
 	}, strings.NewReader(""), &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s\n%s", code, errb.String(), out.String())
 	}
-	for _, want := range []string{
-		"Idle connections: 20", "bertsync (WebSocket session, idle)", "gorilla echo (one goroutine",
-		"Round trips: 2 clients", "bertsync {sync, read", "bertsync {sync, create",
-		"Fan-out: one update pushed to 20 subscribers, 3 rounds", "gorilla broadcast hub",
-	} {
+	for _, want := range []string{"in-process server (bertsync serve --data ", "Round trips: 2 clients", "20 requests per run", "bertsync {sync, read"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestBenchFlagDefaults(t *testing.T) {
+	var errb syncBuffer
+	cfg, err := parseBenchFlags(nil, &errb)
+	if err != nil {
+		t.Fatalf("no flags: %v (%s)", err, errb.String())
+	}
+	if cfg.URL != "" || cfg.Serve == nil || cfg.Clients != 50 || cfg.Duration != 3*time.Second || cfg.Repeat != 3 ||
+		cfg.Requests != 0 || cfg.Subscribers != 1000 || cfg.Rounds != 20 || cfg.Idle != 1000 ||
+		!slices.Equal(cfg.Ops, []string{"read", "create"}) || !slices.Equal(cfg.Phases, []string{"idle", "rt", "fanout"}) {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	cfg, err = parseBenchFlags([]string{"--url", "ws://127.0.0.1:9/bullet", "--pid", "42", "--ops", " create ,", "--phases", "fanout,idle",
+		"--memprofile", "m", "--cpuprofile", "c", "--duration", "2s"}, &errb)
+	if err != nil {
+		t.Fatalf("flags: %v (%s)", err, errb.String())
+	}
+	if cfg.URL != "ws://127.0.0.1:9/bullet" || cfg.PID != 42 || !slices.Equal(cfg.Ops, []string{"create"}) ||
+		!slices.Equal(cfg.Phases, []string{"fanout", "idle"}) || cfg.MemProfile != "m" || cfg.CPUProfile != "c" || cfg.Duration != 2*time.Second {
+		t.Errorf("flags: %+v", cfg)
 	}
 }
 
@@ -38,6 +57,7 @@ func TestBenchFlags(t *testing.T) {
 		{"--phases", "everything"},
 		{"--url", "http://x/bullet"},
 		{"--duration", "0s"},
+		{"--no-such-flag"},
 		{"extra"},
 	} {
 		var out, errb syncBuffer
@@ -45,17 +65,9 @@ func TestBenchFlags(t *testing.T) {
 			t.Errorf("bench %v: exit %d, stderr %q; want 2 with a message", args, code, errb.String())
 		}
 	}
-}
-
-func TestBenchRoundProp(t *testing.T) {
-	for _, r := range []int{0, 7, 13, 255, 256, 9999} {
-		msg := benchMarshal(benchRoundTerm(r))
-		got, ok := benchRoundProp(msg)
-		if !ok || got != r {
-			t.Errorf("round %d: got %d, %v", r, got, ok)
-		}
-		if err := benchRoundCheck(msg); err != nil {
-			t.Errorf("round %d: %v", r, err)
-		}
+	var out, errb syncBuffer
+	if code := runBench(context.Background(), []string{"-h"}, strings.NewReader(""), &out, &errb); code != 0 ||
+		!strings.Contains(errb.String(), "usage: bertsync bench") || !strings.Contains(errb.String(), "-subscribers") {
+		t.Errorf("bench -h: exit %d, stderr %q; want 0 and the usage", code, errb.String())
 	}
 }

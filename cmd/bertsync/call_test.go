@@ -12,18 +12,19 @@ import (
 	"time"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 	"github.com/gorilla/websocket"
 )
 
 // callServer starts `bertsync serve` in this process for one test.
 func callServer(t *testing.T) string {
 	t.Helper()
-	srv, err := startInProcess(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatalf("in-process server: %v", err)
-	}
-	t.Cleanup(srv.stop)
-	return "ws://" + srv.addr + "/bullet"
+	addr, _, stop, done := startServe(t, t.TempDir())
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+	return "ws://" + addr + "/bullet"
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
@@ -56,7 +57,7 @@ func parseLines(t *testing.T, out string) []bert.Tuple {
 	t.Helper()
 	var terms []bert.Tuple
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		term, err := bert.Parse(line)
+		term, err := erltext.Parse(line)
 		if err != nil {
 			t.Fatalf("output line %q does not parse: %v\nall output:\n%s", line, err, out)
 		}
@@ -125,7 +126,7 @@ func TestCallPretty(t *testing.T) {
 	if strings.Count(strings.TrimSpace(out), "\n") == 0 {
 		t.Fatalf("--pretty printed one line:\n%s", out)
 	}
-	term, err := bert.Parse(out)
+	term, err := erltext.Parse(out)
 	if err != nil {
 		t.Fatalf("pretty output does not parse: %v\n%s", err, out)
 	}
@@ -206,7 +207,7 @@ func scripted(t *testing.T, script func(msg []byte) [][]byte) string {
 
 func mustMarshal(t *testing.T, text string) []byte {
 	t.Helper()
-	term, err := bert.Parse(text)
+	term, err := erltext.Parse(text)
 	if err != nil {
 		t.Fatal(err)
 	}

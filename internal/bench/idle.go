@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -9,10 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"runtime"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -23,48 +20,13 @@ import (
 // in this process is only the socket: the "TCP only" row measures that
 // floor (K accepted sockets held by a listener, plus the client sockets).
 
-// memSample is the memory the process holds.
-type memSample struct {
-	heap   uint64 // live heap after GC
-	stacks uint64 // goroutine stacks
-	rss    uint64 // resident set size, 0 when unknown
-}
-
-// sampleSelf forces two collections and reads the runtime's figures and
-// the process RSS.
-func sampleSelf() memSample {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return memSample{heap: m.HeapAlloc, stacks: m.StackInuse, rss: rssOf(os.Getpid())}
-}
-
-// rssOf reads VmRSS of a process from /proc (Linux), in bytes.
-func rssOf(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) >= 1 {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
-}
-
 // idleDial opens one WebSocket by hand and keeps only the socket.
 func idleDial(addr, path string) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, benchPhaseTimeout)
+	c, err := net.DialTimeout("tcp", addr, phaseTimeout)
 	if err != nil {
 		return nil, err
 	}
-	c.SetDeadline(time.Now().Add(benchPhaseTimeout))
+	c.SetDeadline(time.Now().Add(phaseTimeout))
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
@@ -195,23 +157,29 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-// benchIdle is the idle-connection phase.
-func benchIdle(ctx context.Context, o benchOptions, target string, base *baseline, out io.Writer) error {
+// idlePhase is the idle-connection phase.
+func idlePhase(ctx context.Context, cfg Config, target string, base *baseline, out io.Writer) error {
 	u, err := url.Parse(target)
 	if err != nil {
 		return err
 	}
 	sample := sampleSelf
-	inProcess := o.url == ""
+	inProcess := cfg.URL == ""
+	pid := os.Getpid()
 	if !inProcess {
-		if o.pid == 0 {
+		if cfg.PID == 0 {
 			fmt.Fprintf(out, "Idle connections: skipped (a server outside this process needs --pid for its RSS)\n\n")
 			return nil
 		}
-		pid := o.pid
-		sample = func() memSample { return memSample{rss: rssOf(pid)} }
+		pid = cfg.PID
+		sample = func() memSample {
+			rss, _ := rssOf(pid)
+			return memSample{rss: rss}
+		}
 	}
-	fmt.Fprintf(out, "Idle connections: %d WebSocket connections that send nothing; growth per connection\n", o.idle)
+	// Probed once, so that a column of "-" comes with its reason.
+	_, rssErr := rssOf(pid)
+	fmt.Fprintf(out, "Idle connections: %d WebSocket connections that send nothing; growth per connection\n", cfg.Idle)
 	fmt.Fprintf(out, "  %-44s %10s %10s %10s %10s\n", "server", "heap", "stacks", "total", "RSS")
 	kib := func(b uint64) string {
 		if b == 0 {
@@ -229,11 +197,11 @@ func benchIdle(ctx context.Context, o benchOptions, target string, base *baselin
 			return err
 		}
 		addr := holder.ln.Addr().String()
-		tcp, err := idleRun(ctx, o.idle, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, benchPhaseTimeout) },
+		tcp, err := idleRun(ctx, cfg.Idle, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, phaseTimeout) },
 			func() error {
-				for limit := time.Now().Add(benchPhaseTimeout); holder.count() < o.idle; time.Sleep(10 * time.Millisecond) {
+				for limit := time.Now().Add(phaseTimeout); holder.count() < cfg.Idle; time.Sleep(10 * time.Millisecond) {
 					if time.Now().After(limit) {
-						return fmt.Errorf("TCP holder accepted %d of %d", holder.count(), o.idle)
+						return fmt.Errorf("TCP holder accepted %d of %d", holder.count(), cfg.Idle)
 					}
 				}
 				return nil
@@ -244,18 +212,22 @@ func benchIdle(ctx context.Context, o benchOptions, target string, base *baselin
 		}
 		row("TCP only (both socket ends, the floor)", tcp)
 
-		echo, err := idleRun(ctx, o.idle, func() (net.Conn, error) { return idleDial(base.addr, "/idle") }, nil, sample, "")
+		echo, err := idleRun(ctx, cfg.Idle, func() (net.Conn, error) { return idleDial(base.addr, "/idle") }, nil, sample, "")
 		if err != nil {
 			return fmt.Errorf("idle, gorilla: %w", err)
 		}
 		row("gorilla echo (one goroutine, default buffers)", echo)
 	}
-	bs, err := idleRun(ctx, o.idle, func() (net.Conn, error) { return idleDial(u.Host, u.Path) }, nil, sample, o.memprofile)
+	bs, err := idleRun(ctx, cfg.Idle, func() (net.Conn, error) { return idleDial(u.Host, u.Path) }, nil, sample, cfg.MemProfile)
 	if err != nil {
 		return fmt.Errorf("idle, bertsync: %w", err)
 	}
 	row("bertsync (WebSocket session, idle)", bs)
 	fmt.Fprintf(out, "  (target: bertsync total <= 16 KiB per idle connection; each row includes this process's client socket, see the TCP row;\n")
-	fmt.Fprintf(out, "   RSS growth undercounts memory that earlier phases had made resident)\n\n")
+	fmt.Fprintf(out, "   RSS growth undercounts memory that earlier phases had made resident)\n")
+	if rssErr != nil {
+		fmt.Fprintf(out, "  (RSS column: %v)\n", rssErr)
+	}
+	fmt.Fprintln(out)
 	return nil
 }

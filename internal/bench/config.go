@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+)
+
+// Config is one run of the bench. Its fields match the flags of
+// `bertsync bench` one to one, and [Config.Validate]'s messages name them
+// by those flags. The zero value is not valid: every size must be set.
+type Config struct {
+	// URL is the Bullet endpoint of a running server on loopback,
+	// ws://HOST:PORT/PATH. Empty runs Serve in this process.
+	URL string
+	// PID is, with URL, the running server's process id: its RSS is the
+	// idle phase's figure and its CPU time counts in trips/CPU-s. Zero
+	// means unknown, and the idle phase is then skipped.
+	PID int
+	// Data is the in-process server's data directory. Empty means a
+	// temporary directory, removed when Run returns.
+	Data string
+	// Serve runs the server under test in this process when URL is
+	// empty; see [ServeFunc].
+	Serve ServeFunc
+
+	// Clients is the number of connections of the round-trip phase.
+	Clients int
+	// Duration is the length of each round-trip run; it is ignored when
+	// Requests is not zero.
+	Duration time.Duration
+	// Requests is the number of requests of each round-trip run, spread
+	// over the clients. Zero means run for Duration.
+	Requests int
+	// Repeat is the number of bertsync round-trip runs per request; echo
+	// runs go before, between and after them.
+	Repeat int
+	// Ops are the bertsync requests of the round-trip phase: "read",
+	// "create".
+	Ops []string
+
+	// Subscribers is the number of subscribers of the fan-out phase.
+	Subscribers int
+	// Rounds is the number of updates of the fan-out phase, sent one at a
+	// time.
+	Rounds int
+
+	// Idle is the number of connections of the idle phase.
+	Idle int
+
+	// Phases are the phases to run: "idle", "rt", "fanout". They run in
+	// that order whatever the order here.
+	Phases []string
+
+	// CPUProfile, if not empty, is the file a CPU profile of the whole
+	// run is written to: clients, baselines and in-process server.
+	CPUProfile string
+	// MemProfile, if not empty, is the file a heap profile is written to
+	// while the bertsync idle connections are open.
+	MemProfile string
+}
+
+// ServeFunc runs a bertsync server listening on addr (port 0: the
+// kernel's choice) with the data directory dataDir until ctx ends. It
+// writes the server's text log to log, which must include the line
+// msg=listening addr=HOST:PORT once the server accepts connections: the
+// bench learns the port from it.
+type ServeFunc func(ctx context.Context, addr, dataDir string, log io.Writer) error
+
+// phaseTimeout bounds any single wait of the bench (a reply, a push, a
+// dial) so that a stuck server ends the run with an error.
+const phaseTimeout = 15 * time.Second
+
+// Bounds on the sizes, so that a typo cannot start an unbounded run.
+const (
+	maxClients  = 10000
+	maxConns    = 50000
+	maxDuration = 10 * time.Minute
+	maxRounds   = 10000
+	maxRequests = 100_000_000
+	maxRepeat   = 100
+)
+
+// Validate reports the first field that is out of its bounds or unknown.
+func (c Config) Validate() error {
+	switch {
+	case c.Clients < 1 || c.Clients > maxClients:
+		return fmt.Errorf("--clients must be 1..%d", maxClients)
+	case c.Duration <= 0 || c.Duration > maxDuration:
+		return fmt.Errorf("--duration must be positive and at most %v", maxDuration)
+	case c.Requests < 0 || c.Requests > maxRequests:
+		return fmt.Errorf("--requests must be 0..%d", maxRequests)
+	case c.Subscribers < 1 || c.Subscribers > maxConns:
+		return fmt.Errorf("--subscribers must be 1..%d", maxConns)
+	case c.Repeat < 1 || c.Repeat > maxRepeat:
+		return fmt.Errorf("--repeat must be 1..%d", maxRepeat)
+	case c.Rounds < 1 || c.Rounds > maxRounds:
+		return fmt.Errorf("--rounds must be 1..%d", maxRounds)
+	case c.Idle < 1 || c.Idle > maxConns:
+		return fmt.Errorf("--idle must be 1..%d", maxConns)
+	}
+	for _, op := range c.Ops {
+		if op != "read" && op != "create" {
+			return fmt.Errorf("--ops: unknown request %q (want read, create)", op)
+		}
+	}
+	for _, p := range c.Phases {
+		if p != "rt" && p != "fanout" && p != "idle" {
+			return fmt.Errorf("--phases: unknown phase %q (want rt, fanout, idle)", p)
+		}
+	}
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return fmt.Errorf("--url %q: want ws://HOST:PORT/PATH", c.URL)
+		}
+	} else if c.Serve == nil {
+		return errors.New("no server: set --url, or Config.Serve to run one in this process")
+	}
+	return nil
+}

@@ -1,0 +1,19 @@
+//go:build unix
+
+package bench
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// processCPU is the user plus system time of this process so far, from
+// getrusage(2).
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
