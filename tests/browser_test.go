@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,11 +34,24 @@ import (
 //	BERTSYNC_CHROMIUM   the Chromium executable
 //	BERTSYNC_ARTIFACTS  where screenshots go (tests/browser/artifacts)
 //
+// When a file whose name contains "auth" runs, a second server checks
+// tokens: `serve --jwt-secret-file F --rules R` with a fresh secret and
+// browserAuthRules, and the tests get
+//
+//	BERTSYNC_AUTH_URL          that server's base URL
+//	BERTSYNC_JWT_SECRET_FILE   F, to sign the tokens they present
+//
 // BERTSYNC_BROWSER_FILES=offline,demo runs only the files whose names
 // contain one of those words.
 //
 // It fails, never skips, when node, Chromium or the npm packages are
 // missing: scripts/setup.sh installs them.
+
+// browserAuthRules are the access rules of the server that checks tokens:
+// any caller with a valid token reads, writes and listens; only a
+// document's owner changes it.
+const browserAuthRules = `{"*": {"create": "authenticated", "read": "authenticated", "update": "owner", "patch": "owner",
+  "delete": "owner", "subscribe": "authenticated", "broadcast": "authenticated"}}`
 
 const (
 	browserSuiteTimeout = 5 * time.Minute
@@ -94,6 +109,16 @@ func TestBrowser(t *testing.T) {
 	ctrl := httptest.NewServer(srv.controlHandler())
 	defer ctrl.Close()
 
+	var authEnv []string
+	if len(browserFilter(files, []string{"auth"})) > 0 {
+		auth, secretFile, err := startAuthServer(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer auth.stop(false)
+		authEnv = []string{"BERTSYNC_AUTH_URL=http://" + auth.address(), "BERTSYNC_JWT_SECRET_FILE=" + secretFile}
+	}
+
 	artifacts := filepath.Join(suite, "artifacts")
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
@@ -107,6 +132,7 @@ func TestBrowser(t *testing.T) {
 		"BERTSYNC_CHROMIUM="+chromium,
 		"BERTSYNC_ARTIFACTS="+artifacts,
 	)
+	cmd.Env = append(cmd.Env, authEnv...)
 	out := &browserLog{t: t, prefix: "node: "}
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -119,6 +145,36 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser suite failed: %v (the node output above says which test)", err)
 	}
+}
+
+// startAuthServer starts the server that checks tokens, with a secret of
+// its own in a temporary file (the tests sign with it) and
+// browserAuthRules.
+func startAuthServer(t *testing.T) (*browserServer, string, error) {
+	dir := t.TempDir()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, "", err
+	}
+	secretFile := filepath.Join(dir, "jwt.secret")
+	if err := os.WriteFile(secretFile, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, "", err
+	}
+	rulesFile := filepath.Join(dir, "rules.json")
+	if err := os.WriteFile(rulesFile, []byte(browserAuthRules), 0o600); err != nil {
+		return nil, "", err
+	}
+	srv := &browserServer{
+		bin:  e2eBinary,
+		data: t.TempDir(),
+		addr: "127.0.0.1:0",
+		args: []string{"--jwt-secret-file", secretFile, "--rules", rulesFile},
+		log:  &browserLog{t: t, prefix: "auth server: "},
+	}
+	if err := srv.start(); err != nil {
+		return nil, "", fmt.Errorf("the server that checks tokens: %w", err)
+	}
+	return srv, secretFile, nil
 }
 
 // browserFilter keeps the files whose base name contains one of names.
@@ -139,6 +195,7 @@ func browserFilter(files, names []string) []string {
 // on the address the first start got, so that pages reconnect to it.
 type browserServer struct {
 	bin, data string
+	args      []string // after serve's --addr and --data
 	log       *browserLog
 
 	mu   sync.Mutex
@@ -160,7 +217,7 @@ func (s *browserServer) start() error {
 	if s.cmd != nil {
 		return errors.New("server already running")
 	}
-	cmd := exec.Command(s.bin, "serve", "--addr", s.addr, "--data", s.data)
+	cmd := exec.Command(s.bin, append([]string{"serve", "--addr", s.addr, "--data", s.data}, s.args...)...)
 	cmd.Env = e2eCleanEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

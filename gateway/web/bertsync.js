@@ -1,1634 +1,2808 @@
-/*! bertsync.js — Backbone.sync over BERT on a Bullet-compatible connection.
- *
- * Part of bertsync (MIT). Served by `bertsync serve` at /bertsync.js.
- * Documentation: docs/client.md.
- *
- * Layout of this file:
- *   1. the BERT codec (encode/decode, wire-compatible with BERT-JS and Erlang)
- *   2. byte helpers for the text transports (byte-per-char binary strings)
- *   3. the transports (WebSocket, EventSource + POST, long-poll + POST)
- *   4. the Client: Ref correlation, reconnect, offline queue, cache, pushes
- *   5. the Backbone glue (sync, subscribe, unsubscribe, upload, broadcast)
- *
- * Usable as a plain <script> (global `Bertsync`), through AMD/CommonJS, and
- * as an ES module through bertsync.mjs, which loads this file and
- * re-exports it, so there is one source.
- */
-(function (root, factory) {
-  'use strict';
-  if (typeof define === 'function' && define.amd) {
-    define([], function () { return factory(root); });
-  } else if (typeof module === 'object' && module.exports) {
-    module.exports = factory(root);
-  } else {
-    root.Bertsync = factory(root);
-  }
-}(typeof self !== 'undefined' ? self : (typeof globalThis !== 'undefined' ? globalThis : this), function (root) {
-  'use strict';
-
-  // ---------------------------------------------------------------------
-  // 1. The BERT codec.
-  //
-  // A term on the wire is the byte 131 followed by one tagged value. What
-  // we send (the BERT-JS profile the server reads, with text as binaries):
-  //   atom           ATOM_EXT (100), or SMALL_ATOM_UTF8_EXT (119) when the
-  //                  name has characters above U+00FF
-  //   string         BINARY_EXT (109) holding its UTF-8 bytes
-  //   integer        SMALL_INTEGER_EXT (97), INTEGER_EXT (98), SMALL_BIG (110)
-  //   other number   NEW_FLOAT_EXT (70)
-  //   true/false     {bert, true} / {bert, false}
-  //   null/undefined {bert, nil}
-  //   Array          LIST_EXT (108) or NIL_EXT (106) when empty
-  //   plain object   a proplist [{key, value}] with atom keys
-  //   Uint8Array     BINARY_EXT with those bytes
-  //   Date           {bert, time, Mega, Sec, Micro}
-  //   Tuple, Atom    the classes below
-  // What we read: all of the above plus FLOAT_EXT (99), ATOM_UTF8 (118),
-  // SMALL_ATOM (115), STRING_EXT (107), LARGE_TUPLE (105), LARGE_BIG (111),
-  // MAP_EXT (116), BIT_BINARY (77) and compressed terms (80, through
-  // DecompressionStream where the browser has it).
-  // ---------------------------------------------------------------------
-
-  var TAG = {
-    NEW_FLOAT: 70, BIT_BINARY: 77, COMPRESSED: 80, SMALL_INTEGER: 97, INTEGER: 98,
-    FLOAT: 99, ATOM: 100, SMALL_TUPLE: 104, LARGE_TUPLE: 105, NIL: 106,
-    STRING: 107, LIST: 108, BINARY: 109, SMALL_BIG: 110, LARGE_BIG: 111,
-    SMALL_ATOM: 115, MAP: 116, ATOM_UTF8: 118, SMALL_ATOM_UTF8: 119
+/*! bertsync 0.2.0 (MIT): Backbone.sync over BERT, as a plain script setting the global `Bertsync`.
+ * Built from client/src by client/build.mjs with esbuild: do not edit,
+ * change client/src and run `npm run build` in client/. Documentation: docs/client.md. */
+var Bertsync = (() => {
+  var __defProp = Object.defineProperty;
+  var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
+  var __getOwnPropNames = Object.getOwnPropertyNames;
+  var __hasOwnProp = Object.prototype.hasOwnProperty;
+  var __export = (target, all) => {
+    for (var name in all)
+      __defProp(target, name, { get: all[name], enumerable: true });
   };
+  var __copyProps = (to, from, except, desc) => {
+    if (from && typeof from === "object" || typeof from === "function") {
+      for (let key of __getOwnPropNames(from))
+        if (!__hasOwnProp.call(to, key) && key !== except)
+          __defProp(to, key, { get: () => from[key], enumerable: !(desc = __getOwnPropDesc(from, key)) || desc.enumerable });
+    }
+    return to;
+  };
+  var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
+
+  // src/script.js
+  var script_exports = {};
+  __export(script_exports, {
+    default: () => script_default
+  });
+
+  // src/constants.js
+  var VERSION = "0.2.0";
+  var STATE = Object.freeze({
+    connecting: "connecting",
+    online: "online",
+    offline: "offline"
+  });
+  var TRANSPORT = Object.freeze({
+    websocket: "websocket",
+    eventsource: "eventsource",
+    longpoll: "longpoll"
+  });
+  var FRAMES = Object.freeze({
+    // raw BERT bytes
+    binary: "binary",
+    // one character per byte, as BERT-JS and bullet.js send
+    text: "text"
+  });
+  var DEFAULTS = Object.freeze({
+    url: "/bullet",
+    apiRoot: "/api",
+    transports: Object.freeze([TRANSPORT.websocket, TRANSPORT.eventsource, TRANSPORT.longpoll]),
+    frames: FRAMES.binary,
+    // ms a transport gets to open
+    openTimeout: 5e3,
+    // ms before a request without a reply fails
+    requestTimeout: 3e4,
+    // ms a read or write right after connect() waits for the first connection before answering locally
+    readWait: 3e3,
+    // reconnect delay doubles from here ...
+    backoffMin: 100,
+    // ... up to here, each with BACKOFF_JITTER
+    backoffMax: 5e3,
+    // ms between WebSocket probes while on a fallback (0: never)
+    probeInterval: 15e3,
+    // ms between WebSocket pings (0: never)
+    pingInterval: 2e4,
+    // a Storage (undefined: localStorage; null: memory only)
+    storage: void 0,
+    // key prefix in the storage
+    prefix: "bertsync:",
+    // the token (a JWT, say) every connection presents; null: anonymous
+    token: null,
+    // () => Promise of a new token (or null: go on anonymous), called when the server refuses the token
+    renewToken: null,
+    // ms before a JWT's exp that renewToken is called ahead (0: only when refused)
+    renewBefore: 3e4
+  });
+  var BACKOFF_JITTER = 0.5;
+  var PING_TEXT = "ping";
+  var PONG_TEXT = "pong";
+  var PING_MISSES = 2.5;
+  var RETIRE_TIMEOUT = 5e3;
+  var AUTH_RENEW_TRIES = 3;
+  var RENEW = Object.freeze({
+    // the server refused the token: 401, or a WebSocket closed with 4401
+    refused: "refused",
+    // the token is a JWT whose exp is near (renewBefore)
+    expiring: "expiring"
+  });
+  var TOKEN_PARAM = "token";
+  var REDACTED = "[token]";
+  var TIMER_MAX = 2147483647;
+  var SEEN_TTL = 3e4;
+  var SEEN_MAX = 2e3;
+  var HEARTBEAT_INTERVAL = 5e3;
+  var ORPHAN_AGE = 5 * 60 * 1e3;
+  var KEY = Object.freeze({
+    // + tab id: that tab's offline queue, a JSON array
+    queue: "queue:",
+    // + tab id: that tab's last heartbeat, ms since the epoch
+    alive: "alive:",
+    // + model (+ '/' + id): see cache.js
+    cache: "cache:",
+    // + tab id: the Web Lock a live tab holds
+    tabLock: "tab:",
+    // the Web Lock held while adopting orphaned queues
+    adoptLock: "adopt",
+    // written and removed once to see whether the storage works
+    probe: "probe"
+  });
+  var SESSION_TAB_KEY = "bertsync:tab";
+  var CACHE_FORMAT = 2;
+  var ID_RANDOM_BYTES = 8;
+  var CHANNEL_PARAM = "channel";
+  var EVENTSOURCE_QUERY = "bertsync=1";
+  var POLL_BUSTER = "_";
   var MAGIC = 131;
+  var TAG = Object.freeze({
+    NEW_FLOAT: 70,
+    BIT_BINARY: 77,
+    COMPRESSED: 80,
+    SMALL_INTEGER: 97,
+    INTEGER: 98,
+    FLOAT: 99,
+    ATOM: 100,
+    SMALL_TUPLE: 104,
+    LARGE_TUPLE: 105,
+    NIL: 106,
+    STRING: 107,
+    LIST: 108,
+    BINARY: 109,
+    SMALL_BIG: 110,
+    LARGE_BIG: 111,
+    SMALL_ATOM: 115,
+    MAP: 116,
+    ATOM_UTF8: 118,
+    SMALL_ATOM_UTF8: 119
+  });
   var MAX_DEPTH = 512;
+  var MAX_ATOM = 255;
+  var SMALL_INTEGER_MAX = 255;
+  var INTEGER_MIN = -2147483648;
+  var INTEGER_MAX = 2147483647;
+  var SMALL_BIG_MAX_DIGITS = 255;
+  var SMALL_TUPLE_MAX = 255;
+  var LATIN1_MAX = 255;
+  var FLOAT_TEXT_SIZE = 31;
+  var COMPRESSED_HEADER = 6;
+  var STRING_CHUNK = 8192;
+  var WRITER_INITIAL_SIZE = 256;
+  var BERT = Object.freeze({
+    tag: "bert",
+    nil: "nil",
+    true: "true",
+    false: "false",
+    dict: "dict",
+    time: "time",
+    regex: "regex"
+  });
+  var MEGA = 1e6;
+  var MS_PER_SECOND = 1e3;
+  var MICROS_PER_MS = 1e3;
+  var REGEX_FLAGS = Object.freeze({ caseless: "i", multiline: "m", dotall: "s" });
+  var SYNC = "sync";
+  var METHOD = Object.freeze({
+    create: "create",
+    read: "read",
+    update: "update",
+    patch: "patch",
+    delete: "delete",
+    subscribe: "subscribe",
+    unsubscribe: "unsubscribe",
+    broadcast: "broadcast"
+  });
+  var PUSH = Object.freeze({
+    created: "created",
+    updated: "updated",
+    deleted: "deleted",
+    broadcast: "broadcast"
+  });
+  var REPLY = Object.freeze({ ok: "ok", error: "error" });
+  var CODE = Object.freeze({
+    badRequest: "bad_request",
+    notFound: "not_found",
+    conflict: "conflict",
+    tooLarge: "too_large",
+    rateLimited: "rate_limited",
+    unauthorized: "unauthorized",
+    forbidden: "forbidden",
+    unavailable: "unavailable",
+    internal: "internal"
+  });
+  var UPLOAD_PART = "file";
+  var MESSAGE_EXCERPT = 200;
+  var HTTP_NO_CONTENT = 204;
+  var HTTP_UNAUTHORIZED = 401;
+  var HTTP_NOT_FOUND = 404;
+  var HTTP_SERVER_ERROR = 500;
+  var WS_OPEN = 1;
+  var WS_CLOSE_UNAUTHORIZED = 4401;
 
-  /** Atom is an Erlang atom; its text is `name`. */
-  function Atom(name) {
-    if (!(this instanceof Atom)) return new Atom(name);
-    this.name = String(name);
+  // src/ids.js
+  var BASE = 36;
+  function newId() {
+    const rnd = new Uint8Array(ID_RANDOM_BYTES);
+    const c = globalThis.crypto;
+    if (c && typeof c.getRandomValues === "function") c.getRandomValues(rnd);
+    else for (let i = 0; i < rnd.length; i++) rnd[i] = Math.floor(Math.random() * 256);
+    let r = "";
+    for (const b of rnd) r += (b % BASE).toString(BASE);
+    return Date.now().toString(BASE) + r;
   }
-  Atom.prototype.toString = function () { return this.name; };
-  Atom.prototype.toJSON = function () { return this.name; };
 
-  /** Tuple is an Erlang tuple; its elements are `items`. */
-  function Tuple(items) {
-    if (!(this instanceof Tuple)) return new Tuple(items);
-    this.items = items || [];
+  // src/backbone.js
+  function lastSegment(url) {
+    if (!url) return null;
+    const path = String(url).split("?")[0].replace(/\/+$/, "");
+    const seg = path.slice(path.lastIndexOf("/") + 1);
+    return seg ? decodeURIComponent(seg) : null;
   }
-  Object.defineProperty(Tuple.prototype, 'length', { get: function () { return this.items.length; } });
-  Tuple.prototype.toJSON = function () { return this.items; };
-
-  /** BitBinary is a bitstring whose last byte holds only `bits` bits. */
-  function BitBinary(data, bits) { this.data = data; this.bits = bits; }
-
-  /** CodecError is thrown for bytes that are not a term we can read, or a value we cannot write. */
-  function CodecError(message, offset) {
-    var e = new Error('bert: ' + message + (offset !== undefined ? ' at offset ' + offset : ''));
-    e.name = 'CodecError';
-    e.offset = offset;
-    return e;
+  function result(obj, prop) {
+    const v = obj && obj[prop];
+    return typeof v === "function" ? v.call(obj) : v;
+  }
+  function isCollection(obj) {
+    return Boolean(obj) && obj.models !== void 0;
+  }
+  function modelName(obj) {
+    const n = result(obj, "name");
+    if (n) return String(n);
+    if (isCollection(obj)) {
+      const proto = obj.model && obj.model.prototype;
+      if (proto && proto.name && typeof proto.name === "string") return proto.name;
+      if (proto && proto.urlRoot) {
+        const s2 = lastSegment(result(proto, "urlRoot"));
+        if (s2) return s2;
+      }
+      const s = lastSegment(result(obj, "url"));
+      if (s) return s;
+    } else if (obj) {
+      if (obj.collection && obj.collection.name) return String(result(obj.collection, "name"));
+      const s = lastSegment(result(obj, "urlRoot"));
+      if (s) return s;
+      if (obj.collection) {
+        const s2 = lastSegment(result(obj.collection, "url"));
+        if (s2) return s2;
+      }
+    }
+    throw new Error("bertsync: cannot tell the model type: set `name` (or urlRoot/url) on the model or collection");
+  }
+  function applyPush(c, event, props, seq) {
+    const id = props && props.id;
+    switch (event) {
+      case PUSH.created:
+      case PUSH.updated: {
+        const m = id !== void 0 ? c.get(id) : null;
+        if (m) m.set(m.parse(props, { bertsyncPush: true }), { bertsyncPush: true });
+        else c.add(props, { parse: true, merge: true, bertsyncPush: true });
+        break;
+      }
+      case PUSH.deleted:
+        if (id !== void 0) c.remove(id, { bertsyncPush: true });
+        break;
+      case PUSH.broadcast:
+        if (id !== void 0 && c.get(id)) c.get(id).trigger("broadcast", props, seq);
+        else c.trigger("broadcast", props, seq);
+        break;
+    }
+    c.trigger("push", event, props, seq, c);
+  }
+  var subscribers = /* @__PURE__ */ new WeakMap();
+  function subscriberOf(c) {
+    let s = subscribers.get(c);
+    if (!s) {
+      s = {
+        collection: c,
+        push: (event, props, seq) => applyPush(c, event, props, seq),
+        reload: () => c.fetch({ remove: true, bertsyncCatchUp: true })
+      };
+      subscribers.set(c, s);
+    }
+    return s;
+  }
+  function lateFor(model, method) {
+    return {
+      landed(res) {
+        if (method === METHOD.delete || res === null || typeof res !== "object" || Array.isArray(res)) return;
+        model.set(model.parse(res, {}), {});
+      },
+      refused(err) {
+        model.trigger("error", model, err, {});
+      }
+    };
+  }
+  function toGetter(client) {
+    if (typeof client === "function") return client;
+    if (!client) throw new Error("bertsync: install needs a client");
+    return () => client;
+  }
+  function createSync(client) {
+    const getClient = toGetter(client);
+    return function sync(method, model, options) {
+      options = options || {};
+      const c = getClient();
+      const name = modelName(model);
+      const idAttr = model.idAttribute || "id";
+      const live = isCollection(model) ? null : model;
+      const late = live ? lateFor(live, method) : void 0;
+      let promise;
+      switch (method) {
+        case METHOD.read:
+          promise = c.read(name, live ? model.id : void 0);
+          break;
+        case METHOD.create: {
+          let attrs = options.attrs || model.toJSON(options);
+          if (attrs[idAttr] === void 0 || attrs[idAttr] === null) {
+            const id = newId();
+            attrs = Object.assign({}, attrs, { [idAttr]: id });
+            if (model.set) model.set(idAttr, id);
+          }
+          if (idAttr !== "id") attrs = Object.assign({ id: attrs[idAttr] }, attrs);
+          promise = c.write(METHOD.create, name, attrs, late);
+          break;
+        }
+        case METHOD.update:
+        case METHOD.patch:
+        case METHOD.delete: {
+          const props = method === METHOD.delete ? {} : Object.assign({}, options.attrs || model.toJSON(options));
+          props.id = model.id;
+          promise = c.write(method, name, props, late);
+          break;
+        }
+        default:
+          promise = Promise.reject(new Error("bertsync: unknown sync method " + method));
+      }
+      if (options.broadcast && (method === METHOD.create || method === METHOD.update || method === METHOD.patch)) {
+        promise = promise.then((res) => {
+          const data = Object.assign({}, model.toJSON ? model.toJSON() : {}, res || {});
+          return c.write(METHOD.broadcast, name, data).then(() => res);
+        });
+      }
+      promise.then(
+        (res) => {
+          if (options.success) options.success(res);
+        },
+        (err) => {
+          if (options.error) options.error(err);
+        }
+      );
+      if (model.trigger) model.trigger("request", model, promise, options);
+      return promise;
+    };
+  }
+  function install(Backbone, client, sync) {
+    if (!Backbone) throw new Error("bertsync: Backbone is not loaded");
+    const getClient = toGetter(client);
+    sync = sync || createSync(getClient);
+    if (Backbone.sync === sync) return Backbone;
+    if (!Backbone.ajaxSync) Backbone.ajaxSync = Backbone.sync;
+    Backbone.sync = sync;
+    Backbone.Collection.prototype.subscribe = function(options) {
+      options = options || {};
+      return getClient().subscribe(modelName(this), subscriberOf(this)).then(() => {
+        if (options.fetch === false) return void 0;
+        return new Promise((resolve, reject) => {
+          this.fetch({ success: () => resolve(this), error: (c, e) => reject(e) });
+        });
+      });
+    };
+    Backbone.Collection.prototype.unsubscribe = function() {
+      return getClient().unsubscribe(modelName(this), subscriberOf(this));
+    };
+    Backbone.Model.prototype.upload = function(options) {
+      options = options || {};
+      if (this.id === void 0 || this.id === null) return Promise.reject(new Error("bertsync: save the model before uploading"));
+      return getClient().upload(modelName(this), this.id, options.file, options.fileName).then(
+        (res) => {
+          this.set({ file: res.file });
+          this.trigger("sync", this, res, options);
+          if (options.success) options.success(res);
+          return res;
+        },
+        (err) => {
+          this.trigger("error", this, err, options);
+          if (options.error) options.error(err);
+          throw err;
+        }
+      );
+    };
+    Backbone.Model.prototype.broadcast = function(data) {
+      const props = Object.assign({}, data || this.toJSON());
+      if (this.id !== void 0) props.id = this.id;
+      return getClient().write(METHOD.broadcast, modelName(this), props);
+    };
+    return Backbone;
   }
 
-  var utf8Encoder = new TextEncoder();
-  var utf8Strict = new TextDecoder('utf-8', { fatal: true });
-
-  function ByteWriter() { this.buf = new Uint8Array(256); this.len = 0; }
-  ByteWriter.prototype.grow = function (n) {
-    if (this.len + n <= this.buf.length) return;
-    var size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    var b = new Uint8Array(size);
-    b.set(this.buf.subarray(0, this.len));
-    this.buf = b;
+  // src/terms.js
+  var Atom = class {
+    constructor(name) {
+      this.name = String(name);
+    }
+    toString() {
+      return this.name;
+    }
+    toJSON() {
+      return this.name;
+    }
   };
-  ByteWriter.prototype.u8 = function (v) { this.grow(1); this.buf[this.len++] = v; };
-  ByteWriter.prototype.u16 = function (v) { this.grow(2); this.buf[this.len++] = v >>> 8; this.buf[this.len++] = v & 255; };
-  ByteWriter.prototype.u32 = function (v) {
-    this.grow(4);
-    this.buf[this.len++] = (v >>> 24) & 255; this.buf[this.len++] = (v >>> 16) & 255;
-    this.buf[this.len++] = (v >>> 8) & 255; this.buf[this.len++] = v & 255;
+  var Tuple = class {
+    constructor(items) {
+      this.items = items || [];
+    }
+    get length() {
+      return this.items.length;
+    }
+    toJSON() {
+      return this.items;
+    }
   };
-  ByteWriter.prototype.bytes = function (b) { this.grow(b.length); this.buf.set(b, this.len); this.len += b.length; };
-  ByteWriter.prototype.result = function () { return this.buf.slice(0, this.len); };
-
+  var BitBinary = class {
+    constructor(data, bits) {
+      this.data = data;
+      this.bits = bits;
+    }
+  };
+  function atom(name) {
+    return new Atom(name);
+  }
+  function tuple(...items) {
+    return new Tuple(items);
+  }
+  var CodecError = class extends Error {
+    constructor(message, offset) {
+      super("bert: " + message + (offset !== void 0 ? " at offset " + offset : ""));
+      this.name = "CodecError";
+      this.offset = offset;
+    }
+  };
   function isPlainObject(v) {
-    if (v === null || typeof v !== 'object') return false;
-    var p = Object.getPrototypeOf(v);
+    if (v === null || typeof v !== "object") return false;
+    const p = Object.getPrototypeOf(v);
     return p === Object.prototype || p === null;
   }
 
-  function writeAtom(w, name) {
-    var latin = true;
-    for (var i = 0; i < name.length; i++) if (name.charCodeAt(i) > 255) { latin = false; break; }
-    if (latin) {
-      if (name.length > 255) throw CodecError('atom longer than 255 characters');
-      w.u8(TAG.ATOM); w.u16(name.length);
-      w.grow(name.length);
-      for (var j = 0; j < name.length; j++) w.buf[w.len++] = name.charCodeAt(j);
-      return;
+  // src/binstring.js
+  function bytesToBinaryString(bytes) {
+    let s = "";
+    for (let i = 0; i < bytes.length; i += STRING_CHUNK) {
+      s += String.fromCharCode.apply(null, bytes.subarray(i, i + STRING_CHUNK));
     }
-    var b = utf8Encoder.encode(name);
-    if (b.length > 255) throw CodecError('atom longer than 255 bytes');
-    w.u8(TAG.SMALL_ATOM_UTF8); w.u8(b.length); w.bytes(b);
-  }
-
-  function writeBigInt(w, n) {
-    var sign = 0;
-    if (n < 0n) { sign = 1; n = -n; }
-    var digits = [];
-    while (n > 0n) { digits.push(Number(n & 255n)); n >>= 8n; }
-    if (digits.length < 256) { w.u8(TAG.SMALL_BIG); w.u8(digits.length); } else { w.u8(TAG.LARGE_BIG); w.u32(digits.length); }
-    w.u8(sign);
-    w.bytes(digits);
-  }
-
-  function writeNumber(w, n) {
-    if (Number.isInteger(n) && !Object.is(n, -0)) {
-      if (n >= 0 && n <= 255) { w.u8(TAG.SMALL_INTEGER); w.u8(n); return; }
-      if (n >= -2147483648 && n <= 2147483647) { w.u8(TAG.INTEGER); w.u32(n >>> 0); return; }
-      if (Number.isSafeInteger(n)) { writeBigInt(w, BigInt(n)); return; }
-    }
-    if (!isFinite(n)) throw CodecError('cannot encode ' + n + ' (Erlang has no NaN or infinity)');
-    w.u8(TAG.NEW_FLOAT);
-    w.grow(8);
-    new DataView(w.buf.buffer, w.buf.byteOffset).setFloat64(w.len, n);
-    w.len += 8;
-  }
-
-  function writeBertTuple(w, name, extra) {
-    w.u8(TAG.SMALL_TUPLE); w.u8(2 + (extra ? extra.length : 0));
-    writeAtom(w, 'bert'); writeAtom(w, name);
-    if (extra) for (var i = 0; i < extra.length; i++) writeTerm(w, extra[i], 1);
-  }
-
-  function writeList(w, items, depth) {
-    if (items.length === 0) { w.u8(TAG.NIL); return; }
-    w.u8(TAG.LIST); w.u32(items.length);
-    for (var i = 0; i < items.length; i++) writeTerm(w, items[i], depth + 1);
-    w.u8(TAG.NIL);
-  }
-
-  function writeKey(w, k) {
-    // Atom keys, as an Erlang proplist has them; a key too long for an atom
-    // goes as a binary, which the server reads as the same text.
-    if (k.length <= 255) { writeAtom(w, k); return; }
-    var b = utf8Encoder.encode(k);
-    w.u8(TAG.BINARY); w.u32(b.length); w.bytes(b);
-  }
-
-  function writeObject(w, obj, depth) {
-    var keys = Object.keys(obj).filter(function (k) { return obj[k] !== undefined && typeof obj[k] !== 'function'; });
-    if (keys.length === 0) { w.u8(TAG.NIL); return; }
-    w.u8(TAG.LIST); w.u32(keys.length);
-    for (var i = 0; i < keys.length; i++) {
-      w.u8(TAG.SMALL_TUPLE); w.u8(2);
-      writeKey(w, keys[i]);
-      writeTerm(w, obj[keys[i]], depth + 1);
-    }
-    w.u8(TAG.NIL);
-  }
-
-  function writeTerm(w, v, depth) {
-    if (depth > MAX_DEPTH) throw CodecError('term nested deeper than ' + MAX_DEPTH);
-    if (v === null || v === undefined) { writeBertTuple(w, 'nil'); return; }
-    switch (typeof v) {
-      case 'string': {
-        var b = utf8Encoder.encode(v);
-        w.u8(TAG.BINARY); w.u32(b.length); w.bytes(b);
-        return;
-      }
-      case 'number': writeNumber(w, v); return;
-      case 'bigint':
-        if (v >= -2147483648n && v <= 2147483647n) writeNumber(w, Number(v)); else writeBigInt(w, v);
-        return;
-      case 'boolean': writeBertTuple(w, v ? 'true' : 'false'); return;
-      case 'object': break;
-      default: throw CodecError('cannot encode a value of type ' + typeof v);
-    }
-    if (v instanceof Atom) { writeAtom(w, v.name); return; }
-    if (v instanceof Tuple) {
-      var n = v.items.length;
-      if (n < 256) { w.u8(TAG.SMALL_TUPLE); w.u8(n); } else { w.u8(TAG.LARGE_TUPLE); w.u32(n); }
-      for (var i = 0; i < n; i++) writeTerm(w, v.items[i], depth + 1);
-      return;
-    }
-    if (Array.isArray(v)) { writeList(w, v, depth); return; }
-    if (v instanceof Uint8Array) { w.u8(TAG.BINARY); w.u32(v.length); w.bytes(v); return; }
-    if (v instanceof ArrayBuffer) { writeTerm(w, new Uint8Array(v), depth); return; }
-    if (v instanceof Date) {
-      var ms = v.getTime();
-      var sec = Math.floor(ms / 1000);
-      writeBertTuple(w, 'time', [Math.floor(sec / 1e6), sec % 1e6, (ms - sec * 1000) * 1000]);
-      return;
-    }
-    if (v instanceof BitBinary) {
-      w.u8(TAG.BIT_BINARY); w.u32(v.data.length); w.u8(v.bits); w.bytes(v.data);
-      return;
-    }
-    if (typeof v.toJSON === 'function' && !isPlainObject(v)) { writeTerm(w, v.toJSON(), depth + 1); return; }
-    writeObject(w, v, depth);
-  }
-
-  /** encode returns the BERT bytes (starting with 131) of a JavaScript value. */
-  function encode(value) {
-    var w = new ByteWriter();
-    w.u8(MAGIC);
-    writeTerm(w, value, 0);
-    return w.result();
-  }
-
-  function Reader(bytes) {
-    this.b = bytes;
-    this.i = 0;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  Reader.prototype.need = function (n) {
-    if (this.i + n > this.b.length) throw CodecError('unexpected end of data', this.i);
-  };
-  Reader.prototype.u8 = function () { this.need(1); return this.b[this.i++]; };
-  Reader.prototype.u16 = function () { this.need(2); var v = this.view.getUint16(this.i); this.i += 2; return v; };
-  Reader.prototype.u32 = function () { this.need(4); var v = this.view.getUint32(this.i); this.i += 4; return v; };
-  Reader.prototype.i32 = function () { this.need(4); var v = this.view.getInt32(this.i); this.i += 4; return v; };
-  Reader.prototype.take = function (n) { this.need(n); var s = this.b.subarray(this.i, this.i + n); this.i += n; return s; };
-
-  function latin1(bytes) {
-    var s = '';
-    for (var i = 0; i < bytes.length; i += 8192) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
     return s;
   }
+  function binaryStringToBytes(s) {
+    const b = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > LATIN1_MAX) throw new CodecError("character U+" + c.toString(16) + " above U+00FF in a binary string", i);
+      b[i] = c;
+    }
+    return b;
+  }
 
+  // src/storage.js
+  function memoryStorage() {
+    const m = /* @__PURE__ */ new Map();
+    return {
+      getItem: (k) => m.has(k) ? m.get(k) : null,
+      setItem: (k, v) => {
+        m.set(k, String(v));
+      },
+      removeItem: (k) => {
+        m.delete(k);
+      },
+      key: (i) => Array.from(m.keys())[i] ?? null,
+      get length() {
+        return m.size;
+      }
+    };
+  }
+  function resolveStorage(option, prefix) {
+    if (option === null) return memoryStorage();
+    if (option !== void 0) return option;
+    try {
+      const s = globalThis.localStorage;
+      s.setItem(prefix + KEY.probe, "1");
+      s.removeItem(prefix + KEY.probe);
+      return s;
+    } catch {
+      return memoryStorage();
+    }
+  }
+  function keysWithPrefix(storage, prefix) {
+    const keys = [];
+    for (let i = 0; i < storage.length; i++) {
+      const k = storage.key(i);
+      if (k !== null && k.startsWith(prefix)) keys.push(k);
+    }
+    return keys;
+  }
+
+  // src/cache.js
+  function parse(text) {
+    if (text === null) return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return null;
+    }
+  }
+  var DocumentCache = class {
+    constructor(storage, prefix) {
+      this.storage = storage;
+      this.prefix = prefix;
+      this.checked = /* @__PURE__ */ new Set();
+    }
+    indexKey(model) {
+      return this.prefix + KEY.cache + encodeURIComponent(model);
+    }
+    docKey(model, id) {
+      return this.indexKey(model) + "/" + encodeURIComponent(String(id));
+    }
+    index(model) {
+      this.upgrade(model);
+      const meta = parse(this.storage.getItem(this.indexKey(model)));
+      return meta && meta.v === CACHE_FORMAT ? meta : null;
+    }
+    // upgrade rewrites a model's cache kept by client 0.1 (one entry holding
+    // the whole list) in this layout, once per model and client.
+    upgrade(model) {
+      if (this.checked.has(model)) return;
+      this.checked.add(model);
+      const old = parse(this.storage.getItem(this.indexKey(model)));
+      if (Array.isArray(old)) this.save(model, old);
+    }
+    write(key, value) {
+      try {
+        this.storage.setItem(key, JSON.stringify(value));
+        return true;
+      } catch {
+        try {
+          this.storage.removeItem(key);
+        } catch {
+        }
+        return false;
+      }
+    }
+    /** has tells whether the model's collection was read (or a document of it stored). */
+    has(model) {
+      return this.index(model) !== null;
+    }
+    /** get returns a copy of a document's attributes, or null. */
+    get(model, id) {
+      this.upgrade(model);
+      const entry = parse(this.storage.getItem(this.docKey(model, id)));
+      return entry && entry.a ? Object.assign({}, entry.a) : null;
+    }
+    /**
+     * list returns a model's documents in collection order, or null when its
+     * collection was never read.
+     */
+    list(model) {
+      if (!this.index(model)) return null;
+      const entries = [];
+      for (const k of keysWithPrefix(this.storage, this.indexKey(model) + "/")) {
+        const entry = parse(this.storage.getItem(k));
+        if (entry && entry.a) entries.push(entry);
+      }
+      entries.sort((x, y) => x.o - y.o);
+      return entries.map((e) => e.a);
+    }
+    /**
+     * put merges attrs (which must have an id) into the document's entry,
+     * or adds the document after the others.
+     */
+    put(model, attrs) {
+      if (!attrs || attrs.id === void 0 || attrs.id === null) return;
+      this.upgrade(model);
+      const key = this.docKey(model, attrs.id);
+      const old = parse(this.storage.getItem(key));
+      if (old && old.a) {
+        this.write(key, { o: old.o, a: Object.assign({}, old.a, attrs) });
+        return;
+      }
+      const meta = this.index(model) || { v: CACHE_FORMAT, next: 0 };
+      const order = meta.next;
+      meta.next = order + 1;
+      if (this.write(key, { o: order, a: attrs })) this.write(this.indexKey(model), meta);
+    }
+    /** delete forgets one document. */
+    delete(model, id) {
+      if (id === void 0 || id === null) return;
+      this.upgrade(model);
+      const key = this.docKey(model, id);
+      if (this.storage.getItem(key) === null) return;
+      try {
+        this.storage.removeItem(key);
+      } catch {
+      }
+    }
+    /** save replaces the model's documents by list, a collection read's answer, in its order. */
+    save(model, list) {
+      this.checked.add(model);
+      for (const k of keysWithPrefix(this.storage, this.indexKey(model) + "/")) this.storage.removeItem(k);
+      let n = 0;
+      for (const attrs of list) {
+        if (attrs && attrs.id !== void 0 && attrs.id !== null && this.write(this.docKey(model, attrs.id), { o: n, a: attrs })) n++;
+      }
+      this.write(this.indexKey(model), { v: CACHE_FORMAT, next: n });
+    }
+  };
+
+  // src/decode.js
+  var utf8Strict = new TextDecoder("utf-8", { fatal: true });
+  var Reader = class {
+    constructor(bytes) {
+      this.b = bytes;
+      this.i = 0;
+      this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    need(n) {
+      if (this.i + n > this.b.length) throw new CodecError("unexpected end of data", this.i);
+    }
+    // count reads a 32-bit element count, which must not exceed the bytes
+    // left (each element takes one at least): a length bomb fails here,
+    // before anything is allocated.
+    count(what, at) {
+      const n = this.u32();
+      if (n > this.b.length - this.i) throw new CodecError(what + " " + n + " exceeds the data", at);
+      return n;
+    }
+    u8() {
+      this.need(1);
+      return this.b[this.i++];
+    }
+    u16() {
+      this.need(2);
+      const v = this.view.getUint16(this.i);
+      this.i += 2;
+      return v;
+    }
+    u32() {
+      this.need(4);
+      const v = this.view.getUint32(this.i);
+      this.i += 4;
+      return v;
+    }
+    i32() {
+      this.need(4);
+      const v = this.view.getInt32(this.i);
+      this.i += 4;
+      return v;
+    }
+    f64() {
+      this.need(8);
+      const v = this.view.getFloat64(this.i);
+      this.i += 8;
+      return v;
+    }
+    take(n) {
+      this.need(n);
+      const s = this.b.subarray(this.i, this.i + n);
+      this.i += n;
+      return s;
+    }
+  };
+  function utf8Atom(bytes, at) {
+    try {
+      return utf8Strict.decode(bytes);
+    } catch {
+      throw new CodecError("invalid UTF-8 in atom", at);
+    }
+  }
   function readBig(r, n) {
-    var sign = r.u8();
-    var digits = r.take(n);
-    var v = 0n;
-    for (var i = digits.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(digits[i]);
+    const sign = r.u8();
+    const digits = r.take(n);
+    let v = 0n;
+    for (let i = digits.length - 1; i >= 0; i--) v = v << 8n | BigInt(digits[i]);
     if (sign) v = -v;
-    // Numbers that fit a double exactly come back as numbers: BERT-JS
-    // writes small values as SMALL_BIG too.
     if (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
     return v;
   }
-
-  // bertTuple turns the BERT complex types into JavaScript values.
+  function readFloatText(r, at) {
+    const s = bytesToBinaryString(r.take(FLOAT_TEXT_SIZE)).replace(/\0+$/, "");
+    const f = parseFloat(s);
+    if (Number.isNaN(f)) throw new CodecError("bad FLOAT_EXT text " + JSON.stringify(s), at);
+    return f;
+  }
+  function keyText(k) {
+    if (k instanceof Atom) return k.name;
+    if (typeof k === "string") return k;
+    if (typeof k === "number" || typeof k === "bigint") return String(k);
+    return null;
+  }
+  function pairsToObject(list) {
+    const o = {};
+    for (const p of list) {
+      const k = p instanceof Tuple && p.items.length === 2 ? keyText(p.items[0]) : null;
+      if (k === null) return list;
+      o[k] = p.items[1];
+    }
+    return o;
+  }
+  function regexFlags(options) {
+    let flags = "";
+    for (const o of Array.isArray(options) ? options : []) {
+      if (o instanceof Atom && Object.prototype.hasOwnProperty.call(REGEX_FLAGS, o.name)) flags += REGEX_FLAGS[o.name];
+    }
+    return flags;
+  }
   function bertTuple(items) {
-    if (items.length >= 2 && items[0] instanceof Atom && items[0].name === 'bert' && items[1] instanceof Atom) {
+    if (items.length >= 2 && items[0] instanceof Atom && items[0].name === BERT.tag && items[1] instanceof Atom) {
       switch (items[1].name) {
-        case 'nil': if (items.length === 2) return null; break;
-        case 'true': if (items.length === 2) return true; break;
-        case 'false': if (items.length === 2) return false; break;
-        case 'dict':
+        case BERT.nil:
+          if (items.length === 2) return null;
+          break;
+        case BERT.true:
+          if (items.length === 2) return true;
+          break;
+        case BERT.false:
+          if (items.length === 2) return false;
+          break;
+        case BERT.dict:
           if (items.length === 3 && Array.isArray(items[2])) return pairsToObject(items[2]);
           break;
-        case 'time':
-          if (items.length === 5) return new Date(items[2] * 1e9 + items[3] * 1e3 + Math.floor(items[4] / 1e3));
+        case BERT.time:
+          if (items.length === 5) {
+            return new Date(items[2] * MEGA * MS_PER_SECOND + items[3] * MS_PER_SECOND + Math.floor(items[4] / MICROS_PER_MS));
+          }
           break;
-        case 'regex':
-          if (items.length === 4 && typeof items[2] === 'string') {
-            var flags = '';
-            (Array.isArray(items[3]) ? items[3] : []).forEach(function (o) {
-              if (o instanceof Atom && o.name === 'caseless') flags += 'i';
-              if (o instanceof Atom && o.name === 'multiline') flags += 'm';
-              if (o instanceof Atom && o.name === 'dotall') flags += 's';
-            });
-            try { return new RegExp(items[2], flags); } catch (e) { /* keep the tuple */ }
+        case BERT.regex:
+          if (items.length === 4 && typeof items[2] === "string") {
+            try {
+              return new RegExp(items[2], regexFlags(items[3]));
+            } catch {
+            }
           }
           break;
       }
     }
     return new Tuple(items);
   }
-
-  function keyText(k) {
-    if (k instanceof Atom) return k.name;
-    if (typeof k === 'string') return k;
-    if (typeof k === 'number' || typeof k === 'bigint') return String(k);
-    return null;
-  }
-
-  function pairsToObject(list) {
-    var o = {};
-    for (var i = 0; i < list.length; i++) {
-      var p = list[i];
-      var k = p instanceof Tuple && p.items.length === 2 ? keyText(p.items[0]) : null;
-      if (k === null) return list;
-      o[k] = p.items[1];
+  function readMap(r, depth, at) {
+    const n = r.count("map size", at);
+    const pairs = [];
+    let textKeys = true;
+    for (let i = 0; i < n; i++) {
+      const k = readTerm(r, depth + 1);
+      const v = readTerm(r, depth + 1);
+      if (keyText(k) === null) textKeys = false;
+      pairs.push([k, v]);
     }
+    if (!textKeys) return new Map(pairs);
+    const o = {};
+    for (const [k, v] of pairs) o[keyText(k)] = v;
     return o;
   }
-
+  function readItems(r, n, depth) {
+    const items = new Array(n);
+    for (let i = 0; i < n; i++) items[i] = readTerm(r, depth + 1);
+    return items;
+  }
   function readTerm(r, depth) {
-    if (depth > MAX_DEPTH) throw CodecError('term nested deeper than ' + MAX_DEPTH, r.i);
-    var at = r.i;
-    var tag = r.u8();
-    var n, i, items, s;
+    if (depth > MAX_DEPTH) throw new CodecError("term nested deeper than " + MAX_DEPTH, r.i);
+    const at = r.i;
+    const tag = r.u8();
     switch (tag) {
-      case TAG.SMALL_INTEGER: return r.u8();
-      case TAG.INTEGER: return r.i32();
-      case TAG.NEW_FLOAT: r.need(8); s = r.view.getFloat64(r.i); r.i += 8; return s;
-      case TAG.FLOAT: {
-        s = latin1(r.take(31)).replace(/\0+$/, '');
-        var f = parseFloat(s);
-        if (isNaN(f)) throw CodecError('bad FLOAT_EXT text ' + JSON.stringify(s), at);
-        return f;
+      case TAG.SMALL_INTEGER:
+        return r.u8();
+      case TAG.INTEGER:
+        return r.i32();
+      case TAG.NEW_FLOAT:
+        return r.f64();
+      case TAG.FLOAT:
+        return readFloatText(r, at);
+      case TAG.ATOM:
+        return new Atom(bytesToBinaryString(r.take(r.u16())));
+      case TAG.SMALL_ATOM:
+        return new Atom(bytesToBinaryString(r.take(r.u8())));
+      case TAG.ATOM_UTF8:
+        return new Atom(utf8Atom(r.take(r.u16()), at));
+      case TAG.SMALL_ATOM_UTF8:
+        return new Atom(utf8Atom(r.take(r.u8()), at));
+      case TAG.SMALL_TUPLE: {
+        const n = r.u8();
+        if (n > r.b.length - r.i) throw new CodecError("tuple arity " + n + " exceeds the data", at);
+        return bertTuple(readItems(r, n, depth));
       }
-      case TAG.ATOM: n = r.u16(); return new Atom(latin1(r.take(n)));
-      case TAG.SMALL_ATOM: n = r.u8(); return new Atom(latin1(r.take(n)));
-      case TAG.ATOM_UTF8: n = r.u16(); return new Atom(utf8Decode(r.take(n), at));
-      case TAG.SMALL_ATOM_UTF8: n = r.u8(); return new Atom(utf8Decode(r.take(n), at));
-      case TAG.SMALL_TUPLE: case TAG.LARGE_TUPLE:
-        n = tag === TAG.SMALL_TUPLE ? r.u8() : r.u32();
-        if (n > r.b.length - r.i) throw CodecError('tuple arity ' + n + ' exceeds the data', at);
-        items = new Array(n);
-        for (i = 0; i < n; i++) items[i] = readTerm(r, depth + 1);
-        return bertTuple(items);
-      case TAG.NIL: return [];
+      case TAG.LARGE_TUPLE:
+        return bertTuple(readItems(r, r.count("tuple arity", at), depth));
+      case TAG.NIL:
+        return [];
       case TAG.STRING:
-        // A list of code points 0..255 (Erlang's "string", BERT-JS's text).
-        n = r.u16();
-        return latin1(r.take(n));
+        return bytesToBinaryString(r.take(r.u16()));
       case TAG.LIST: {
-        n = r.u32();
-        if (n > r.b.length - r.i) throw CodecError('list length ' + n + ' exceeds the data', at);
-        items = new Array(n);
-        for (i = 0; i < n; i++) items[i] = readTerm(r, depth + 1);
-        var tail = readTerm(r, depth + 1);
-        if (!(Array.isArray(tail) && tail.length === 0)) items.tail = tail; // improper list
+        const items = readItems(r, r.count("list length", at), depth);
+        const tail = readTerm(r, depth + 1);
+        if (!(Array.isArray(tail) && tail.length === 0)) items.tail = tail;
         return items;
       }
       case TAG.BINARY: {
-        n = r.u32();
-        var bytes = r.take(n);
-        try { return utf8Strict.decode(bytes); } catch (e) { return bytes.slice(); }
-      }
-      case TAG.BIT_BINARY: n = r.u32(); i = r.u8(); return new BitBinary(r.take(n).slice(), i);
-      case TAG.SMALL_BIG: n = r.u8(); return readBig(r, n);
-      case TAG.LARGE_BIG: n = r.u32(); return readBig(r, n);
-      case TAG.MAP: {
-        n = r.u32();
-        if (n > r.b.length - r.i) throw CodecError('map size ' + n + ' exceeds the data', at);
-        var pairs = [];
-        var textKeys = true;
-        for (i = 0; i < n; i++) {
-          var k = readTerm(r, depth + 1);
-          var v = readTerm(r, depth + 1);
-          if (keyText(k) === null) textKeys = false;
-          pairs.push([k, v]);
+        const bytes = r.take(r.u32());
+        try {
+          return utf8Strict.decode(bytes);
+        } catch {
+          return bytes.slice();
         }
-        if (textKeys) {
-          var o = {};
-          pairs.forEach(function (p) { o[keyText(p[0])] = p[1]; });
-          return o;
-        }
-        return new Map(pairs);
       }
+      case TAG.BIT_BINARY: {
+        const n = r.u32();
+        const bits = r.u8();
+        return new BitBinary(r.take(n).slice(), bits);
+      }
+      case TAG.SMALL_BIG:
+        return readBig(r, r.u8());
+      case TAG.LARGE_BIG:
+        return readBig(r, r.u32());
+      case TAG.MAP:
+        return readMap(r, depth, at);
       case TAG.COMPRESSED:
-        throw CodecError('compressed term: use decodeAsync', at);
+        throw new CodecError("compressed term: use decodeAsync", at);
       default:
-        throw CodecError('unsupported tag ' + tag, at);
+        throw new CodecError("unsupported tag " + tag, at);
     }
   }
-
-  function utf8Decode(bytes, at) {
-    try { return utf8Strict.decode(bytes); } catch (e) { throw CodecError('invalid UTF-8 in atom', at); }
-  }
-
-  /**
-   * decode reads one BERT term from bytes (a Uint8Array starting with 131)
-   * into the raw term model: Atom, Tuple, arrays, strings (binaries that
-   * are valid UTF-8, and STRING_EXT), Uint8Array (other binaries), numbers
-   * or BigInt, null/true/false/Date/objects for the BERT complex types.
-   */
   function decode(bytes) {
     if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes);
-    var r = new Reader(bytes);
-    if (r.u8() !== MAGIC) throw CodecError('missing magic byte 131', 0);
-    var v = readTerm(r, 0);
-    if (r.i !== bytes.length) throw CodecError((bytes.length - r.i) + ' bytes after the term', r.i);
+    const r = new Reader(bytes);
+    if (r.u8() !== MAGIC) throw new CodecError("missing magic byte " + MAGIC, 0);
+    const v = readTerm(r, 0);
+    if (r.i !== bytes.length) throw new CodecError(bytes.length - r.i + " bytes after the term", r.i);
     return v;
   }
-
-  /** decodeAsync is decode that also reads compressed terms (tag 80). */
-  function decodeAsync(bytes) {
+  async function decodeAsync(bytes) {
     if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes);
-    if (bytes.length < 2 || bytes[0] !== MAGIC || bytes[1] !== TAG.COMPRESSED) {
-      try { return Promise.resolve(decode(bytes)); } catch (e) { return Promise.reject(e); }
+    if (bytes.length < 2 || bytes[0] !== MAGIC || bytes[1] !== TAG.COMPRESSED) return decode(bytes);
+    if (typeof DecompressionStream === "undefined") {
+      throw new CodecError("compressed term and this browser has no DecompressionStream", 1);
     }
-    if (typeof DecompressionStream === 'undefined') {
-      return Promise.reject(CodecError('compressed term and this browser has no DecompressionStream', 1));
+    if (bytes.length < COMPRESSED_HEADER) throw new CodecError("unexpected end of data", bytes.length);
+    const size = new DataView(bytes.buffer, bytes.byteOffset).getUint32(2);
+    let buf;
+    try {
+      const stream = new Blob([bytes.subarray(COMPRESSED_HEADER)]).stream().pipeThrough(new DecompressionStream("deflate"));
+      buf = await new Response(stream).arrayBuffer();
+    } catch (e) {
+      throw new CodecError("bad compressed data: " + e.message, COMPRESSED_HEADER);
     }
-    if (bytes.length < 6) return Promise.reject(CodecError('unexpected end of data', bytes.length));
-    var size = new DataView(bytes.buffer, bytes.byteOffset).getUint32(2);
-    var stream = new Blob([bytes.subarray(6)]).stream().pipeThrough(new DecompressionStream('deflate'));
-    return new Response(stream).arrayBuffer().then(function (buf) {
-      if (buf.byteLength !== size) throw CodecError('compressed term holds ' + buf.byteLength + ' bytes, header says ' + size, 2);
-      var whole = new Uint8Array(buf.byteLength + 1);
-      whole[0] = MAGIC;
-      whole.set(new Uint8Array(buf), 1);
-      return decode(whole);
-    }, function (e) { throw CodecError('bad compressed data: ' + e.message, 6); });
+    if (buf.byteLength !== size) throw new CodecError("compressed term holds " + buf.byteLength + " bytes, header says " + size, 2);
+    const whole = new Uint8Array(buf.byteLength + 1);
+    whole[0] = MAGIC;
+    whole.set(new Uint8Array(buf), 1);
+    return decode(whole);
   }
-
-  /**
-   * toJS maps a decoded term to plain JavaScript: proplists whose keys are
-   * atoms or text become objects, atoms become their names, tuples become
-   * arrays. Other values stay as decode returned them.
-   */
+  function isProplist(list) {
+    for (const p of list) {
+      if (!(p instanceof Tuple) || p.items.length !== 2) return false;
+      const k = p.items[0];
+      if (!(k instanceof Atom) && typeof k !== "string") return false;
+    }
+    return true;
+  }
   function toJS(t) {
     if (t instanceof Atom) return t.name;
     if (t instanceof Tuple) return t.items.map(toJS);
     if (Array.isArray(t)) {
       if (t.length > 0 && !t.tail && isProplist(t)) {
-        var o = {};
-        for (var i = 0; i < t.length; i++) o[keyText(t[i].items[0])] = toJS(t[i].items[1]);
+        const o = {};
+        for (const p of t) o[keyText(p.items[0])] = toJS(p.items[1]);
         return o;
       }
       return t.map(toJS);
     }
     if (t instanceof Map) {
-      var m = new Map();
-      t.forEach(function (v, k) { m.set(toJS(k), toJS(v)); });
+      const m = /* @__PURE__ */ new Map();
+      t.forEach((v, k) => m.set(toJS(k), toJS(v)));
       return m;
     }
     if (isPlainObject(t)) {
-      var out = {};
-      Object.keys(t).forEach(function (k) { out[k] = toJS(t[k]); });
+      const out = {};
+      for (const k of Object.keys(t)) out[k] = toJS(t[k]);
       return out;
     }
     return t;
   }
 
-  function isProplist(list) {
-    for (var i = 0; i < list.length; i++) {
-      var p = list[i];
-      if (!(p instanceof Tuple) || p.items.length !== 2) return false;
-      var k = p.items[0];
-      if (!(k instanceof Atom) && typeof k !== 'string') return false;
+  // src/errors.js
+  var BertsyncError = class extends Error {
+    constructor(code, message) {
+      super(message);
+      this.name = "BertsyncError";
+      this.code = code;
     }
-    return true;
+  };
+  var TransportError = class extends Error {
+    constructor(message) {
+      super(message);
+      this.name = "TransportError";
+      this.code = CODE.unavailable;
+      this.transient = true;
+    }
+  };
+  var AuthError = class extends TransportError {
+    constructor(message) {
+      super(message);
+      this.name = "AuthError";
+      this.code = CODE.unauthorized;
+    }
+  };
+  function isAuthError(err) {
+    return Boolean(err && err.transient && err.code === CODE.unauthorized);
+  }
+  function isRetryable(err) {
+    return Boolean(err && (err.transient || err.code === CODE.unavailable || err.code === CODE.rateLimited));
   }
 
-  // ---------------------------------------------------------------------
-  // 2. Byte-per-char binary strings: character U+00XX stands for byte XX.
-  // ---------------------------------------------------------------------
-
-  function bytesToBinaryString(bytes) { return latin1(bytes); }
-
-  function binaryStringToBytes(s) {
-    var b = new Uint8Array(s.length);
-    for (var i = 0; i < s.length; i++) {
-      var c = s.charCodeAt(i);
-      if (c > 255) throw CodecError('character U+' + c.toString(16) + ' above U+00FF in a binary string', i);
-      b[i] = c;
+  // src/events.js
+  var Emitter = class {
+    /** on registers fn(...args) for event name, called with this = ctx (default: the emitter). */
+    on(name, fn, ctx) {
+      const handlers = this._handlers || (this._handlers = /* @__PURE__ */ new Map());
+      if (!handlers.has(name)) handlers.set(name, []);
+      handlers.get(name).push({ fn, ctx });
+      return this;
     }
-    return b;
-  }
-
-  // ---------------------------------------------------------------------
-  // A tiny event emitter (Backbone.Events when Backbone is there).
-  // ---------------------------------------------------------------------
-
-  var Events = {
-    on: function (name, fn, ctx) {
-      (this._ev || (this._ev = {}));
-      (this._ev[name] || (this._ev[name] = [])).push({ fn: fn, ctx: ctx });
+    /** off removes fn from name; without fn every handler of name; without name every handler. */
+    off(name, fn) {
+      const handlers = this._handlers;
+      if (!handlers) return this;
+      if (!name) handlers.clear();
+      else if (!fn) handlers.delete(name);
+      else if (handlers.has(name)) handlers.set(name, handlers.get(name).filter((h) => h.fn !== fn && h.fn.original !== fn));
       return this;
-    },
-    off: function (name, fn) {
-      if (!this._ev) return this;
-      if (!name) { this._ev = {}; return this; }
-      if (!fn) { delete this._ev[name]; return this; }
-      this._ev[name] = (this._ev[name] || []).filter(function (h) { return h.fn !== fn; });
-      return this;
-    },
-    once: function (name, fn, ctx) {
-      var self = this;
-      var wrap = function () { self.off(name, wrap); return fn.apply(ctx || self, arguments); };
+    }
+    /** once is on for one call. */
+    once(name, fn, ctx) {
+      const wrap = (...args) => {
+        this.off(name, wrap);
+        return fn.apply(ctx || this, args);
+      };
+      wrap.original = fn;
       return this.on(name, wrap, ctx);
-    },
-    trigger: function (name) {
-      var args = Array.prototype.slice.call(arguments, 1);
-      var lists = [(this._ev && this._ev[name]) || [], (this._ev && this._ev.all) || []];
-      var self = this;
-      lists[0].slice().forEach(function (h) { safeCall(h.fn, h.ctx || self, args); });
-      lists[1].slice().forEach(function (h) { safeCall(h.fn, h.ctx || self, [name].concat(args)); });
+    }
+    /**
+     * trigger calls name's handlers with args, then the "all" handlers with
+     * name and args. A handler that throws does not stop the others: its
+     * error is rethrown outside, where the page's error handling sees it.
+     */
+    trigger(name, ...args) {
+      const handlers = this._handlers;
+      if (!handlers) return this;
+      for (const h of (handlers.get(name) || []).slice()) safeCall(h.fn, h.ctx || this, args);
+      if (name !== "all") for (const h of (handlers.get("all") || []).slice()) safeCall(h.fn, h.ctx || this, [name, ...args]);
       return this;
     }
   };
-
   function safeCall(fn, ctx, args) {
-    try { fn.apply(ctx, args); } catch (e) { setTimeout(function () { throw e; }); }
+    try {
+      fn.apply(ctx, args);
+    } catch (e) {
+      setTimeout(() => {
+        throw e;
+      });
+    }
   }
 
-  // ---------------------------------------------------------------------
-  // 3. Transports. Each has open() → Promise (resolved once it can carry
-  // messages), send(bytes), close(); it calls onmessage(bytes) and, once,
-  // onclose(reason) after it was open.
-  // ---------------------------------------------------------------------
-
-  function TransportError(message) {
-    var e = new Error(message);
-    e.name = 'TransportError';
-    e.code = 'unavailable';
-    e.transient = true;
-    return e;
+  // src/jwt.js
+  var BASE64_BLOCK = 4;
+  function jwtClaims(token) {
+    if (typeof token !== "string") return null;
+    const parts = token.split(".");
+    if (parts.length !== 3 || !parts[1]) return null;
+    try {
+      let b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+      while (b64.length % BASE64_BLOCK) b64 += "=";
+      const json = new TextDecoder("utf-8", { fatal: true }).decode(binaryStringToBytes(globalThis.atob(b64)));
+      const claims = JSON.parse(json);
+      return claims !== null && typeof claims === "object" && !Array.isArray(claims) ? claims : null;
+    } catch {
+      return null;
+    }
+  }
+  function jwtExpiry(token) {
+    const claims = jwtClaims(token);
+    if (!claims || typeof claims.exp !== "number" || !Number.isFinite(claims.exp)) return null;
+    return claims.exp * MS_PER_SECOND;
+  }
+  function renewDelay(token, now, before) {
+    const exp = jwtExpiry(token);
+    if (exp === null || exp <= now) return null;
+    const left = exp - now;
+    return Math.max(0, left - Math.min(before, left / 2));
   }
 
-  function absoluteURL(path, ws) {
-    var u = new URL(path, root.location ? root.location.href : undefined);
-    if (ws) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  // src/encode.js
+  var utf8Encoder = new TextEncoder();
+  var Writer = class {
+    constructor() {
+      this.buf = new Uint8Array(WRITER_INITIAL_SIZE);
+      this.len = 0;
+    }
+    grow(n) {
+      if (this.len + n <= this.buf.length) return;
+      let size = this.buf.length * 2;
+      while (size < this.len + n) size *= 2;
+      const b = new Uint8Array(size);
+      b.set(this.buf.subarray(0, this.len));
+      this.buf = b;
+    }
+    u8(v) {
+      this.grow(1);
+      this.buf[this.len++] = v;
+    }
+    u16(v) {
+      this.grow(2);
+      this.buf[this.len++] = v >>> 8;
+      this.buf[this.len++] = v & 255;
+    }
+    u32(v) {
+      this.grow(4);
+      this.buf[this.len++] = v >>> 24 & 255;
+      this.buf[this.len++] = v >>> 16 & 255;
+      this.buf[this.len++] = v >>> 8 & 255;
+      this.buf[this.len++] = v & 255;
+    }
+    f64(v) {
+      this.grow(8);
+      new DataView(this.buf.buffer, this.buf.byteOffset).setFloat64(this.len, v);
+      this.len += 8;
+    }
+    bytes(b) {
+      this.grow(b.length);
+      this.buf.set(b, this.len);
+      this.len += b.length;
+    }
+    result() {
+      return this.buf.slice(0, this.len);
+    }
+  };
+  function writeAtom(w, name) {
+    let latin = true;
+    for (let i = 0; i < name.length; i++) {
+      if (name.charCodeAt(i) > LATIN1_MAX) {
+        latin = false;
+        break;
+      }
+    }
+    if (latin) {
+      if (name.length > MAX_ATOM) throw new CodecError("atom longer than " + MAX_ATOM + " characters");
+      w.u8(TAG.ATOM);
+      w.u16(name.length);
+      w.grow(name.length);
+      for (let j = 0; j < name.length; j++) w.buf[w.len++] = name.charCodeAt(j);
+      return;
+    }
+    const b = utf8Encoder.encode(name);
+    if (b.length > MAX_ATOM) throw new CodecError("atom longer than " + MAX_ATOM + " bytes");
+    w.u8(TAG.SMALL_ATOM_UTF8);
+    w.u8(b.length);
+    w.bytes(b);
+  }
+  function writeBinary(w, b) {
+    w.u8(TAG.BINARY);
+    w.u32(b.length);
+    w.bytes(b);
+  }
+  function writeBigInt(w, n) {
+    let sign = 0;
+    if (n < 0n) {
+      sign = 1;
+      n = -n;
+    }
+    const digits = [];
+    while (n > 0n) {
+      digits.push(Number(n & 0xffn));
+      n >>= 8n;
+    }
+    if (digits.length <= SMALL_BIG_MAX_DIGITS) {
+      w.u8(TAG.SMALL_BIG);
+      w.u8(digits.length);
+    } else {
+      w.u8(TAG.LARGE_BIG);
+      w.u32(digits.length);
+    }
+    w.u8(sign);
+    w.bytes(digits);
+  }
+  function writeNumber(w, n) {
+    if (Number.isInteger(n) && !Object.is(n, -0)) {
+      if (n >= 0 && n <= SMALL_INTEGER_MAX) {
+        w.u8(TAG.SMALL_INTEGER);
+        w.u8(n);
+        return;
+      }
+      if (n >= INTEGER_MIN && n <= INTEGER_MAX) {
+        w.u8(TAG.INTEGER);
+        w.u32(n >>> 0);
+        return;
+      }
+      if (Number.isSafeInteger(n)) {
+        writeBigInt(w, BigInt(n));
+        return;
+      }
+    }
+    if (!Number.isFinite(n)) throw new CodecError("cannot encode " + n + " (Erlang has no NaN or infinity)");
+    w.u8(TAG.NEW_FLOAT);
+    w.f64(n);
+  }
+  function writeBertTuple(w, name, extra) {
+    w.u8(TAG.SMALL_TUPLE);
+    w.u8(2 + (extra ? extra.length : 0));
+    writeAtom(w, BERT.tag);
+    writeAtom(w, name);
+    if (extra) for (const v of extra) writeTerm(w, v, 1);
+  }
+  function writeList(w, items, depth) {
+    if (items.length === 0) {
+      w.u8(TAG.NIL);
+      return;
+    }
+    w.u8(TAG.LIST);
+    w.u32(items.length);
+    for (const v of items) writeTerm(w, v, depth + 1);
+    w.u8(TAG.NIL);
+  }
+  function writeKey(w, k) {
+    if (k.length <= MAX_ATOM) {
+      writeAtom(w, k);
+      return;
+    }
+    writeBinary(w, utf8Encoder.encode(k));
+  }
+  function writeObject(w, obj, depth) {
+    const keys = Object.keys(obj).filter((k) => obj[k] !== void 0 && typeof obj[k] !== "function");
+    if (keys.length === 0) {
+      w.u8(TAG.NIL);
+      return;
+    }
+    w.u8(TAG.LIST);
+    w.u32(keys.length);
+    for (const k of keys) {
+      w.u8(TAG.SMALL_TUPLE);
+      w.u8(2);
+      writeKey(w, k);
+      writeTerm(w, obj[k], depth + 1);
+    }
+    w.u8(TAG.NIL);
+  }
+  function writeDate(w, d) {
+    const ms = d.getTime();
+    const sec = Math.floor(ms / MS_PER_SECOND);
+    writeBertTuple(w, BERT.time, [Math.floor(sec / MEGA), sec % MEGA, (ms - sec * MS_PER_SECOND) * MICROS_PER_MS]);
+  }
+  function writeTerm(w, v, depth) {
+    if (depth > MAX_DEPTH) throw new CodecError("term nested deeper than " + MAX_DEPTH);
+    if (v === null || v === void 0) {
+      writeBertTuple(w, BERT.nil);
+      return;
+    }
+    switch (typeof v) {
+      case "string":
+        writeBinary(w, utf8Encoder.encode(v));
+        return;
+      case "number":
+        writeNumber(w, v);
+        return;
+      case "bigint":
+        if (v >= BigInt(INTEGER_MIN) && v <= BigInt(INTEGER_MAX)) writeNumber(w, Number(v));
+        else writeBigInt(w, v);
+        return;
+      case "boolean":
+        writeBertTuple(w, v ? BERT.true : BERT.false);
+        return;
+      case "object":
+        break;
+      default:
+        throw new CodecError("cannot encode a value of type " + typeof v);
+    }
+    if (v instanceof Atom) {
+      writeAtom(w, v.name);
+    } else if (v instanceof Tuple) {
+      const n = v.items.length;
+      if (n <= SMALL_TUPLE_MAX) {
+        w.u8(TAG.SMALL_TUPLE);
+        w.u8(n);
+      } else {
+        w.u8(TAG.LARGE_TUPLE);
+        w.u32(n);
+      }
+      for (const item of v.items) writeTerm(w, item, depth + 1);
+    } else if (Array.isArray(v)) {
+      writeList(w, v, depth);
+    } else if (v instanceof Uint8Array) {
+      writeBinary(w, v);
+    } else if (v instanceof ArrayBuffer) {
+      writeBinary(w, new Uint8Array(v));
+    } else if (v instanceof Date) {
+      writeDate(w, v);
+    } else if (v instanceof BitBinary) {
+      w.u8(TAG.BIT_BINARY);
+      w.u32(v.data.length);
+      w.u8(v.bits);
+      w.bytes(v.data);
+    } else if (typeof v.toJSON === "function" && !isPlainObject(v)) {
+      writeTerm(w, v.toJSON(), depth + 1);
+    } else {
+      writeObject(w, v, depth);
+    }
+  }
+  function encode(value) {
+    const w = new Writer();
+    w.u8(MAGIC);
+    writeTerm(w, value, 0);
+    return w.result();
+  }
+
+  // src/protocol.js
+  var PUSH_EVENTS = new Set(Object.values(PUSH));
+  function encodeRequest(method, model, props, ref) {
+    return encode(new Tuple([new Atom(SYNC), new Atom(method), new Atom(model), props, ref]));
+  }
+  function replyError(reason) {
+    if (reason instanceof Tuple && reason.items.length === 2) {
+      return new BertsyncError(toJS(reason.items[0]), String(toJS(reason.items[1])));
+    }
+    return new BertsyncError(CODE.internal, String(toJS(reason)));
+  }
+  function parseMessage(term) {
+    if (!(term instanceof Tuple) || !(term.items[0] instanceof Atom) || term.items[0].name !== SYNC) return { kind: "unknown" };
+    const it = term.items;
+    const kind = it[1] instanceof Atom ? it[1].name : "";
+    if ((kind === REPLY.ok || kind === REPLY.error) && (it.length === 3 || it.length === 4)) {
+      const ref = it.length === 4 ? it[3] : void 0;
+      if (kind === REPLY.ok) return { kind: "reply", ref, value: toJS(it[2]) };
+      return { kind: "reply", ref, error: replyError(it[2]) };
+    }
+    if (it.length === 5 && PUSH_EVENTS.has(kind)) {
+      const model = it[2] instanceof Atom ? it[2].name : String(it[2]);
+      return { kind: "push", event: kind, model, props: toJS(it[3]), seq: it[4] };
+    }
+    return { kind: "unknown" };
+  }
+
+  // src/queue.js
+  function defaultSession() {
+    try {
+      return globalThis.sessionStorage || null;
+    } catch {
+      return null;
+    }
+  }
+  function defaultLocks() {
+    const locks = globalThis.navigator && globalThis.navigator.locks;
+    return locks && typeof locks.request === "function" ? locks : null;
+  }
+  var OfflineQueue = class extends Emitter {
+    constructor({ storage, prefix, session = defaultSession(), locks = defaultLocks(), now = Date.now }) {
+      super();
+      this.storage = storage;
+      this.prefix = prefix;
+      this.session = session;
+      this.locks = locks;
+      this.now = now;
+      this.ready = false;
+      this.opening = null;
+      this.heartbeat = null;
+      this.releaseTab = null;
+      this.tab = this.tabId();
+      this.items = this.load(this.tab);
+      this.loaded = new Set(this.items.map((q) => q.qid));
+    }
+    get length() {
+      return this.items.length;
+    }
+    key(s) {
+      return this.prefix + s;
+    }
+    // tabId returns this tab's id from sessionStorage, made on first use.
+    tabId() {
+      let id = null;
+      try {
+        id = this.session && this.session.getItem(SESSION_TAB_KEY);
+      } catch {
+      }
+      if (!id) {
+        id = newId();
+        this.rememberTab(id);
+      }
+      return id;
+    }
+    rememberTab(id) {
+      try {
+        if (this.session) this.session.setItem(SESSION_TAB_KEY, id);
+      } catch {
+      }
+    }
+    load(tab) {
+      try {
+        const items = JSON.parse(this.storage.getItem(this.key(KEY.queue + tab)) || "[]");
+        return Array.isArray(items) ? items : [];
+      } catch {
+        return [];
+      }
+    }
+    /** unstored lists the items the storage does not hold: those pushed before the queue was ready. */
+    unstored() {
+      return this.ready ? [] : this.items.filter((q) => !this.loaded.has(q.qid));
+    }
+    /** first returns the oldest item, or undefined. */
+    first() {
+      return this.items[0];
+    }
+    /** push adds an item at the end and stores the queue. */
+    push(item) {
+      this.items.push(item);
+      this.save();
+    }
+    /** remove takes item out and stores the queue; it tells whether item was there. */
+    remove(item) {
+      const i = this.items.indexOf(item);
+      if (i < 0) return false;
+      this.items.splice(i, 1);
+      this.save();
+      return true;
+    }
+    /** save stores the queue (once it owns the tab's). */
+    save() {
+      if (!this.ready) return;
+      const key = this.key(KEY.queue + this.tab);
+      try {
+        if (this.items.length) this.storage.setItem(key, JSON.stringify(this.items));
+        else this.storage.removeItem(key);
+      } catch (e) {
+        this.trigger("error", new BertsyncError(CODE.tooLarge, "offline queue does not fit in the storage: " + e.message));
+      }
+    }
+    beat() {
+      try {
+        this.storage.setItem(this.key(KEY.alive + this.tab), String(this.now()));
+      } catch {
+      }
+    }
+    /**
+     * open claims the tab's queue, stores what was pushed meanwhile, starts
+     * the heartbeat and adopts orphaned queues. It returns a Promise that
+     * resolves once the queue is ready; calling it again returns the same.
+     */
+    open() {
+      if (this.opening) return this.opening;
+      this.opening = this.claim().then(() => {
+        if (!this.opening) return void 0;
+        this.ready = true;
+        this.save();
+        this.beat();
+        this.heartbeat = setInterval(() => {
+          this.beat();
+          this.adoptOrphans();
+        }, HEARTBEAT_INTERVAL);
+        return this.adoptOrphans();
+      });
+      return this.opening;
+    }
+    /** close stops the heartbeat and lets go of the tab's queue, which stays stored. */
+    close() {
+      this.opening = null;
+      this.ready = false;
+      clearInterval(this.heartbeat);
+      this.heartbeat = null;
+      if (this.releaseTab) this.releaseTab();
+      this.releaseTab = null;
+    }
+    // claim takes the Web Lock named after the tab's id for as long as the
+    // queue is open. When another live tab holds it (a duplicated tab), this
+    // one takes a new id and leaves that tab's items to it.
+    claim() {
+      const locks = this.locks;
+      if (!locks) return Promise.resolve();
+      const loaded = this.loaded;
+      return new Promise((resolve) => {
+        const attempt = () => {
+          locks.request(this.key(KEY.tabLock + this.tab), { ifAvailable: true }, (lock) => {
+            if (!lock) {
+              this.tab = newId();
+              this.rememberTab(this.tab);
+              this.items = this.items.filter((q) => !loaded.has(q.qid));
+              attempt();
+              return void 0;
+            }
+            resolve();
+            return new Promise((release) => {
+              this.releaseTab = release;
+            });
+          }).catch(() => resolve());
+        };
+        attempt();
+      });
+    }
+    otherTabs() {
+      const prefix = this.key(KEY.queue);
+      const own = prefix + this.tab;
+      return keysWithPrefix(this.storage, prefix).filter((k) => k !== own).map((k) => k.slice(prefix.length));
+    }
+    // take appends the queues of tabs to this one, after its own items.
+    take(tabs) {
+      let n = 0;
+      for (const tab of tabs) {
+        const items = this.load(tab);
+        try {
+          this.storage.removeItem(this.key(KEY.queue + tab));
+          this.storage.removeItem(this.key(KEY.alive + tab));
+        } catch {
+          continue;
+        }
+        this.items = this.items.concat(items);
+        n += items.length;
+      }
+      if (!n) return;
+      this.save();
+      this.trigger("adopted", n);
+    }
+    /**
+     * adoptOrphans takes over the queues of tabs that closed before their
+     * writes were sent, so that no write is lost when a tab closes offline.
+     */
+    adoptOrphans() {
+      if (!this.ready || !this.otherTabs().length) return Promise.resolve();
+      const locks = this.locks;
+      if (!locks) {
+        const now = this.now();
+        this.take(this.otherTabs().filter((t) => now - (Number(this.storage.getItem(this.key(KEY.alive + t))) || 0) > ORPHAN_AGE));
+        return Promise.resolve();
+      }
+      return locks.request(
+        this.key(KEY.adoptLock),
+        () => locks.query().then((st) => {
+          if (!this.ready) return;
+          const held = new Set((st.held || []).map((l) => l.name));
+          this.take(this.otherTabs().filter((t) => !held.has(this.key(KEY.tabLock + t))));
+        })
+      ).catch((e) => this.trigger("error", e));
+    }
+  };
+
+  // src/subscriptions.js
+  var Subscriptions = class {
+    constructor(now = Date.now) {
+      this.now = now;
+      this.streams = /* @__PURE__ */ new Map();
+      this.seen = /* @__PURE__ */ new Map();
+    }
+    /** has tells whether anyone subscribed to model. */
+    has(model) {
+      return this.streams.has(model);
+    }
+    /** get returns the stream of model, or undefined. */
+    get(model) {
+      return this.streams.get(model);
+    }
+    get size() {
+      return this.streams.size;
+    }
+    /** models lists the subscribed model types. */
+    models() {
+      return Array.from(this.streams.keys());
+    }
+    /** subscribers lists model's subscribers (none when it has no stream). */
+    subscribers(model) {
+      const s = this.streams.get(model);
+      return s ? Array.from(s.subscribers) : [];
+    }
+    /** all lists every subscriber of every model. */
+    all() {
+      const out = [];
+      for (const s of this.streams.values()) out.push(...s.subscribers);
+      return out;
+    }
+    /** add adds a subscriber; it tells whether it is model's first (so the server must be told). */
+    add(model, subscriber) {
+      let s = this.streams.get(model);
+      const first = !s;
+      if (!s) {
+        s = { subscribers: /* @__PURE__ */ new Set(), seq: void 0 };
+        this.streams.set(model, s);
+      }
+      s.subscribers.add(subscriber);
+      return first;
+    }
+    /** remove removes a subscriber; it tells whether it was model's last (so the server must be told). */
+    remove(model, subscriber) {
+      const s = this.streams.get(model);
+      if (!s) return false;
+      s.subscribers.delete(subscriber);
+      if (s.subscribers.size) return false;
+      this.streams.delete(model);
+      return true;
+    }
+    /**
+     * resubscribeProps returns the Props of the subscribe request that renews
+     * a model's subscription on a new connection: none yet, the client reads
+     * the collection again instead (see Client#up).
+     */
+    resubscribeProps() {
+      return [];
+    }
+    /**
+     * subscribed records the subscribe reply's Seq, the stream's latest:
+     * every later push has a higher one.
+     */
+    subscribed(model, top) {
+      const s = this.streams.get(model);
+      if (s && typeof top === "number" && (s.seq === void 0 || top > s.seq)) s.seq = top;
+    }
+    /**
+     * duplicate tells whether a push was seen in the last SEEN_TTL ms, and
+     * remembers it.
+     */
+    duplicate(model, seq) {
+      const key = model + "/" + seq;
+      const now = this.now();
+      const at = this.seen.get(key);
+      if (at !== void 0 && now - at < SEEN_TTL) return true;
+      this.seen.set(key, now);
+      if (this.seen.size > SEEN_MAX) {
+        for (const [k, t] of this.seen) if (now - t > SEEN_TTL) this.seen.delete(k);
+      }
+      return false;
+    }
+    /**
+     * advance moves model's stream to seq and tells whether pushes were
+     * missed on the way (a gap in Seq).
+     */
+    advance(model, seq) {
+      const s = this.streams.get(model);
+      if (!s) return false;
+      const last = s.seq;
+      if (typeof seq !== "number") return false;
+      if (last === void 0 || seq > last) s.seq = seq;
+      return typeof last === "number" && seq > last + 1;
+    }
+    /**
+     * own counts a Seq the server gave a broadcast of this client's, which it
+     * does not push back to the sender, so that the next push does not look
+     * like a gap.
+     */
+    own(model, seq) {
+      const s = this.streams.get(model);
+      if (s && typeof seq === "number" && s.seq === seq - 1) s.seq = seq;
+    }
+    /**
+     * newSession forgets every stream position: a new server session may
+     * be a restarted server, which counts Seq from 1 again.
+     */
+    newSession() {
+      this.seen.clear();
+      for (const s of this.streams.values()) s.seq = void 0;
+    }
+  };
+
+  // src/timer.js
+  function jitter(ms, random = Math.random) {
+    return Math.round(ms * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * random()));
+  }
+  function backoff(tries, min, max, random = Math.random) {
+    return jitter(Math.min(max, min * Math.pow(2, Math.max(0, tries - 1))), random);
+  }
+  var ReconnectTimer = class {
+    constructor(callback, timerCalc) {
+      this.callback = callback;
+      this.timerCalc = timerCalc;
+      this.timer = null;
+      this.tries = 0;
+    }
+    /** reset cancels a pending call and starts counting tries from zero. */
+    reset() {
+      this.tries = 0;
+      this.cancel();
+    }
+    /** cancel drops a pending call and keeps the count. */
+    cancel() {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    /** pending tells whether a call is scheduled. */
+    get pending() {
+      return this.timer !== null;
+    }
+    /** scheduleTimeout schedules the next call and returns its delay in ms. */
+    scheduleTimeout() {
+      this.cancel();
+      const delay = this.timerCalc(this.tries + 1);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.tries += 1;
+        this.callback();
+      }, delay);
+      return delay;
+    }
+  };
+
+  // src/auth.js
+  function withToken(url, token) {
+    if (!token) return url;
+    return url + (url.includes("?") ? "&" : "?") + TOKEN_PARAM + "=" + encodeURIComponent(token);
+  }
+  function authHeaders(token, headers = {}) {
+    if (!token) return headers;
+    return Object.assign({}, headers, { Authorization: "Bearer " + token });
+  }
+  function redact(text, token) {
+    let s = String(text);
+    if (!token) return s;
+    for (const form of /* @__PURE__ */ new Set([token, encodeURIComponent(token)])) s = s.split(form).join(REDACTED);
+    return s;
+  }
+
+  // src/transports/url.js
+  function absoluteURL(path, ws = false) {
+    const base = globalThis.location ? globalThis.location.href : void 0;
+    const u = new URL(path, base);
+    if (ws) u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     return u;
   }
-
-  function WebSocketTransport(opts) { this.opts = opts; this.name = 'websocket'; }
-  WebSocketTransport.prototype.open = function () {
-    var self = this;
-    return new Promise(function (resolve, reject) {
-      var ws;
-      try { ws = new root.WebSocket(absoluteURL(self.opts.url, true).href); } catch (e) { reject(TransportError('websocket: ' + e.message)); return; }
-      ws.binaryType = 'arraybuffer';
-      self.ws = ws;
-      var opened = false;
-      var timer = setTimeout(function () { if (!opened) { ws.close(); reject(TransportError('websocket: open timed out')); } }, self.opts.openTimeout);
-      ws.onopen = function () {
-        opened = true;
-        clearTimeout(timer);
-        self.startPing();
-        resolve(self);
-      };
-      ws.onerror = function () { /* onclose follows */ };
-      ws.onclose = function (ev) {
-        clearTimeout(timer);
-        self.stopPing();
-        if (!opened) { reject(TransportError('websocket: closed before open (' + ev.code + ')')); return; }
-        self.gone('websocket closed (' + ev.code + (ev.reason ? ' ' + ev.reason : '') + ')');
-      };
-      ws.onmessage = function (ev) {
-        self.lastHeard = Date.now();
-        if (ev.data instanceof ArrayBuffer) { self.onmessage(new Uint8Array(ev.data)); return; }
-        var s = String(ev.data);
-        if (s.charCodeAt(0) === MAGIC) {
-          var bytes;
-          try { bytes = binaryStringToBytes(s); } catch (e) { self.onerror(e); return; }
-          self.onmessage(bytes);
-        } else if (s !== 'pong') {
-          self.onerror(new Error('server said: ' + s.slice(0, 200)));
-        }
-      };
-    });
-  };
-  WebSocketTransport.prototype.startPing = function () {
-    var self = this;
-    this.lastHeard = Date.now();
-    if (!this.opts.pingInterval) return;
-    this.pinger = setInterval(function () {
-      if (Date.now() - self.lastHeard > 2.5 * self.opts.pingInterval) { self.close(); self.gone('websocket: no answer to ping'); return; }
-      if (self.ws.readyState === 1) self.ws.send('ping');
-    }, this.opts.pingInterval);
-  };
-  WebSocketTransport.prototype.stopPing = function () { clearInterval(this.pinger); };
-  WebSocketTransport.prototype.send = function (bytes) {
-    if (!this.ws || this.ws.readyState !== 1) return Promise.reject(TransportError('websocket not open'));
-    // Binary frames by default; text frames carry each byte as one
-    // character, the way BERT-JS and bullet.js send.
-    this.ws.send(this.opts.frames === 'text' ? bytesToBinaryString(bytes) : bytes);
-    return Promise.resolve();
-  };
-  WebSocketTransport.prototype.close = function () {
-    this.stopPing();
-    this.closed = true;
-    if (this.ws) { try { this.ws.close(); } catch (e) { /* already closed */ } }
-  };
-  WebSocketTransport.prototype.gone = function (why) {
-    if (this.isGone) return;
-    this.isGone = true;
-    this.onclose(why);
-  };
-
-  // postMessage sends one message as a POST to the endpoint: raw BERT
-  // bytes, or with frames: 'text' the byte-per-char binary string BERT-JS
-  // sends (the browser puts it on the wire as UTF-8). A 200 answer
-  // carries the reply, 204 none (it then comes by the poll or stream).
-  function postMessage(transport, bytes) {
-    var text = transport.opts.frames === 'text';
-    return root.fetch(httpURL(transport.opts), {
-      method: 'POST',
-      body: text ? bytesToBinaryString(bytes) : bytes,
-      headers: { 'Content-Type': text ? 'text/plain; charset=utf-8' : 'application/octet-stream' },
-      credentials: 'same-origin',
-      cache: 'no-store'
-    }).then(function (res) {
-      if (res.status === 204) return;
-      if (!res.ok) {
-        if (res.status >= 500 || res.status === 404) throw TransportError('POST: HTTP ' + res.status);
-        return res.text().then(function (t) { transport.onerror(new Error('POST: HTTP ' + res.status + ': ' + t.slice(0, 200))); });
-      }
-      return deliverBody(transport, res);
-    }, function (e) {
-      throw TransportError('POST: ' + e.message);
-    }).catch(function (e) {
-      if (e.transient) transport.gone(e.message);
-      throw e;
-    });
+  function withQuery(url, query) {
+    return url + (url.includes("?") ? "&" : "?") + query;
   }
-
-  // deliverBody hands a poll or POST response's message on: raw bytes
-  // (application/octet-stream) or a byte-per-char binary string (text).
-  function deliverBody(transport, res) {
-    return res.arrayBuffer().then(function (buf) {
-      if (!buf.byteLength) return;
-      var bytes = new Uint8Array(buf);
-      if (/^text\//i.test(res.headers.get('Content-Type') || '')) {
-        try { bytes = binaryStringToBytes(new TextDecoder().decode(bytes)); } catch (e) { transport.onerror(e); return; }
-      }
-      transport.onmessage(bytes);
-    });
-  }
-
-  function withQuery(url, query) { return url + (url.indexOf('?') >= 0 ? '&' : '?') + query; }
-
-  // httpURL is the endpoint's URL for the HTTP transports. The channel
-  // gives this page a session of its own: tabs share the session cookie,
-  // and without it two tabs would share one session and split its pushes.
   function httpURL(opts, query) {
-    var url = withQuery(opts.url, 'channel=' + opts.channel);
+    const url = withQuery(opts.url, CHANNEL_PARAM + "=" + encodeURIComponent(opts.channel));
     return absoluteURL(query ? withQuery(url, query) : url).href;
   }
 
-  function EventSourceTransport(opts) { this.opts = opts; this.name = 'eventsource'; }
-  EventSourceTransport.prototype.open = function () {
-    var self = this;
-    return new Promise(function (resolve, reject) {
-      if (typeof root.EventSource !== 'function') { reject(TransportError('eventsource: not in this browser')); return; }
-      // ?bertsync=1 asks the server for one base64 "data:" line per
-      // message: EventSource cannot carry CR bytes as they are.
-      var es = new root.EventSource(httpURL(self.opts, 'bertsync=1'), { withCredentials: true });
-      self.es = es;
-      var opened = false;
-      var timer = setTimeout(function () { if (!opened) { es.close(); reject(TransportError('eventsource: open timed out')); } }, self.opts.openTimeout);
-      es.onopen = function () { opened = true; clearTimeout(timer); resolve(self); };
-      es.onerror = function () {
-        // The browser would reconnect on its own, into a new session;
-        // the client reconnects instead, so it can fall back and replay.
-        es.close();
-        clearTimeout(timer);
-        if (!opened) reject(TransportError('eventsource: failed to open'));
-        else self.gone('eventsource closed');
-      };
-      es.onmessage = function (ev) {
-        var bytes;
-        try { bytes = binaryStringToBytes(root.atob(ev.data)); } catch (e) { self.onerror(new Error('eventsource: bad base64 message')); return; }
-        self.onmessage(bytes);
-      };
-    });
-  };
-  EventSourceTransport.prototype.send = function (bytes) {
-    if (this.isGone || this.closed) return Promise.reject(TransportError('eventsource closed'));
-    return postMessage(this, bytes);
-  };
-  EventSourceTransport.prototype.close = function () { this.closed = true; if (this.es) this.es.close(); };
-  EventSourceTransport.prototype.gone = WebSocketTransport.prototype.gone;
-
-  function LongPollTransport(opts) { this.opts = opts; this.name = 'longpoll'; }
-  LongPollTransport.prototype.open = function () {
-    // A poll is held until the server has a message, so it cannot tell us
-    // the server is there, and the session cookie would come only with
-    // its answer: POSTs made meanwhile would each start a session of
-    // their own. A "ping" POST, answered at once, does both first.
-    var self = this;
-    return root.fetch(httpURL(self.opts), {
-      method: 'POST', body: 'ping', headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-      credentials: 'same-origin', cache: 'no-store'
-    }).then(function (res) {
-      if (!res.ok) throw TransportError('long-poll: HTTP ' + res.status);
-      return res.text();
-    }, function (e) { throw TransportError('long-poll: ' + e.message); }).then(function () {
-      self.poll();
-      return self;
-    });
-  };
-  LongPollTransport.prototype.poll = function () {
-    var self = this;
-    if (this.closed || this.isGone) return;
-    this.abort = new AbortController();
-    root.fetch(httpURL(this.opts, '_=' + Date.now()), {
-      method: 'GET', credentials: 'same-origin', cache: 'no-store', signal: this.abort.signal
-    }).then(function (res) {
-      if (res.status === 204) return;
-      if (!res.ok) throw TransportError('long-poll: HTTP ' + res.status);
-      return deliverBody(self, res);
-    }).then(function () {
-      self.poll();
-    }, function (e) {
-      if (self.closed) return;
-      self.gone('long-poll: ' + e.message);
-    });
-  };
-  LongPollTransport.prototype.send = function (bytes) {
-    if (this.isGone || this.closed) return Promise.reject(TransportError('long-poll closed'));
-    return postMessage(this, bytes);
-  };
-  LongPollTransport.prototype.close = function () { this.closed = true; if (this.abort) this.abort.abort(); };
-  LongPollTransport.prototype.gone = WebSocketTransport.prototype.gone;
-
-  var TRANSPORTS = { websocket: WebSocketTransport, eventsource: EventSourceTransport, longpoll: LongPollTransport };
-
-  // ---------------------------------------------------------------------
-  // 4. The client.
-  // ---------------------------------------------------------------------
-
-  var DEFAULTS = {
-    url: '/bullet',
-    apiRoot: '/api',
-    transports: ['websocket', 'eventsource', 'longpoll'],
-    frames: 'binary',          // WebSocket frames and POST bodies: 'binary' (raw BERT) or 'text' (byte-per-char, as BERT-JS)
-    openTimeout: 5000,          // ms a transport gets to open
-    requestTimeout: 30000,      // ms before a request without a reply fails
-    readWait: 3000,             // ms a read waits for the first connection before using the cache
-    backoffMin: 100,            // reconnect delay doubles from here ...
-    backoffMax: 5000,           // ... up to here, each with ±50% jitter
-    probeInterval: 15000,       // ms between WebSocket probes while on a fallback (0: never)
-    pingInterval: 20000,        // ms between WebSocket pings (0: never)
-    storage: undefined,         // a Storage (default localStorage; null: memory only)
-    prefix: 'bertsync:'         // localStorage key prefix
-  };
-
-  function BertsyncError(code, message) {
-    var e = new Error(message);
-    e.name = 'BertsyncError';
-    e.code = code;
-    return e;
-  }
-
-  function newId() {
-    // Time-ordered and random: ids made offline in two tabs do not clash.
-    var t = Date.now().toString(36);
-    var rnd = new Uint8Array(8);
-    (root.crypto || {}).getRandomValues ? root.crypto.getRandomValues(rnd) : rnd.forEach(function (_, i) { rnd[i] = Math.random() * 256; });
-    var r = '';
-    for (var i = 0; i < rnd.length; i++) r += (rnd[i] % 36).toString(36);
-    return t + r;
-  }
-
-  function memoryStorage() {
-    var m = new Map();
-    return {
-      getItem: function (k) { return m.has(k) ? m.get(k) : null; },
-      setItem: function (k, v) { m.set(k, String(v)); },
-      removeItem: function (k) { m.delete(k); },
-      key: function (i) { return Array.from(m.keys())[i] || null; },
-      get length() { return m.size; }
-    };
-  }
-
-  function defaultStorage() {
-    try { var s = root.localStorage; s.setItem('bertsync:probe', '1'); s.removeItem('bertsync:probe'); return s; } catch (e) { return memoryStorage(); }
-  }
-
-  function jitter(ms) { return Math.round(ms * (0.5 + Math.random())); }
-
-  /**
-   * Client owns one logical connection to the Bullet endpoint: it picks a
-   * transport, reconnects, keeps the offline queue and the cache, and
-   * correlates replies by Ref.
-   */
-  function Client(options) {
-    this.opts = Object.assign({}, DEFAULTS, options || {});
-    this.opts.channel = newId();
-    this.opts.transports = this.opts.transports.filter(function (t) {
-      if (!TRANSPORTS[t]) throw new Error('bertsync: unknown transport ' + t);
-      return true;
-    });
-    this.storage = this.opts.storage === undefined ? defaultStorage() : (this.opts.storage || memoryStorage());
-    this.state = 'connecting';
-    this.transport = null;
-    this.ref = 0;
-    this.pendingReplies = new Map();
-    this.subscriptions = new Map(); // model name -> Set of collections
-    this.lastSeq = new Map();
-    this.seen = new Map();           // "model/seq" -> time, drops pushes seen twice while switching transports
-    this.models = new Map();         // queue item id -> live Backbone model
-    this.waiters = new Map();        // queue item id -> {resolve, reject}
-    this.attempt = 0;
-    this.tab = this.tabId();
-    this.queue = this.loadQueue();
-    this.stopped = false;
-    var self = this;
-    // Nothing is sent or stored before this tab owns its queue.
-    this.tabReady = false;
-    this.claimTab().then(function () {
-      self.tabReady = true;
-      self.saveQueue();
-      self.beat();
-      return self.adoptOrphans();
-    }).then(function () { self.trigger('pending', self.queue.length); self.pump(); });
-    this.heartbeat = setInterval(function () {
-      if (!self.tabReady) return;
-      self.beat();
-      self.adoptOrphans();
-    }, 5000);
-    if (root.addEventListener) {
-      this.onOnline = function () { self.reconnectNow(); };
-      root.addEventListener('online', this.onOnline);
-    }
-    this.connectLoop();
-  }
-  Object.assign(Client.prototype, Events);
-
-  Object.defineProperty(Client.prototype, 'pending', { get: function () { return this.queue.length; } });
-
-  Client.prototype.key = function (s) { return this.opts.prefix + s; };
-
-  Client.prototype.tabId = function () {
-    // One queue per tab: two tabs replaying one shared queue would send
-    // every write twice. sessionStorage survives a reload of the same tab.
-    var id;
-    try { id = root.sessionStorage.getItem('bertsync:tab'); } catch (e) { /* no sessionStorage */ }
-    if (!id) {
-      id = newId();
-      try { root.sessionStorage.setItem('bertsync:tab', id); } catch (e) { /* memory only */ }
-    }
-    return id;
-  };
-
-  Client.prototype.beat = function () {
-    try { this.storage.setItem(this.key('alive:' + this.tab), String(Date.now())); } catch (e) { /* full */ }
-  };
-
-  Client.prototype.loadQueue = function () {
-    try { return JSON.parse(this.storage.getItem(this.key('queue:' + this.tab)) || '[]'); } catch (e) { return []; }
-  };
-
-  Client.prototype.saveQueue = function () {
-    if (!this.tabReady) return;
+  // src/transports/http.js
+  async function postMessage(transport, bytes) {
+    const text = transport.opts.frames === FRAMES.text;
     try {
-      if (this.queue.length) this.storage.setItem(this.key('queue:' + this.tab), JSON.stringify(this.queue));
-      else this.storage.removeItem(this.key('queue:' + this.tab));
-    } catch (e) { this.trigger('error', BertsyncError('too_large', 'offline queue does not fit in localStorage: ' + e.message)); }
-  };
-
-  function tabLocks() {
-    return root.navigator && root.navigator.locks && typeof root.navigator.locks.request === 'function' ? root.navigator.locks : null;
+      let res;
+      try {
+        res = await globalThis.fetch(httpURL(transport.opts), {
+          method: "POST",
+          body: text ? bytesToBinaryString(bytes) : bytes,
+          headers: authHeaders(transport.opts.token, { "Content-Type": text ? "text/plain; charset=utf-8" : "application/octet-stream" }),
+          credentials: "same-origin",
+          cache: "no-store"
+        });
+      } catch (e) {
+        throw new TransportError(transport.scrub("POST: " + e.message));
+      }
+      if (res.status === HTTP_NO_CONTENT) return;
+      if (!res.ok) {
+        if (res.status === HTTP_UNAUTHORIZED) throw new AuthError(await refusal(transport.opts.token, "POST", res));
+        if (res.status >= HTTP_SERVER_ERROR || res.status === HTTP_NOT_FOUND) throw new TransportError("POST: HTTP " + res.status);
+        const t = await res.text();
+        transport.onerror(new Error(transport.scrub("POST: HTTP " + res.status + ": " + t.slice(0, MESSAGE_EXCERPT))));
+        return;
+      }
+      await deliverBody(transport, res);
+    } catch (e) {
+      if (e.transient) transport.gone(e.message, e.code);
+      throw e;
+    }
+  }
+  async function refusal(token, what, res) {
+    let reason = "";
+    try {
+      reason = (await res.text()).trim().slice(0, MESSAGE_EXCERPT);
+    } catch {
+    }
+    return redact(what + ": HTTP " + res.status + (reason ? ": " + reason : ""), token);
+  }
+  async function tokenRefused(opts) {
+    let res;
+    try {
+      res = await globalThis.fetch(httpURL(opts), {
+        method: "POST",
+        body: PING_TEXT,
+        headers: authHeaders(opts.token, { "Content-Type": "text/plain; charset=utf-8" }),
+        credentials: "same-origin",
+        cache: "no-store"
+      });
+    } catch {
+      return null;
+    }
+    if (res.status === HTTP_UNAUTHORIZED) return refusal(opts.token, "token check", res);
+    await res.arrayBuffer().catch(() => {
+    });
+    return null;
+  }
+  async function deliverBody(transport, res) {
+    const buf = await res.arrayBuffer();
+    if (!buf.byteLength) return;
+    let bytes = new Uint8Array(buf);
+    if (/^text\//i.test(res.headers.get("Content-Type") || "")) {
+      try {
+        bytes = binaryStringToBytes(new TextDecoder().decode(bytes));
+      } catch (e) {
+        transport.onerror(e);
+        return;
+      }
+    }
+    transport.onmessage(bytes);
   }
 
-  // claimTab takes a Web Lock named after this tab's id for the tab's
-  // lifetime: the browser frees it when the tab goes, which is how other
-  // tabs tell an orphaned queue. When the lock is taken, another live tab
-  // has this id (a duplicated tab copies sessionStorage): this one gets a
-  // new id and leaves that tab's queue alone.
-  Client.prototype.claimTab = function () {
-    var self = this;
-    var locks = tabLocks();
-    if (!locks) return Promise.resolve();
-    var loaded = new Set(this.queue.map(function (q) { return q.qid; }));
-    return new Promise(function (resolve) {
-      var claim = function () {
-        locks.request(self.key('tab:' + self.tab), { ifAvailable: true }, function (lock) {
-          if (!lock) {
-            self.tab = newId();
-            try { root.sessionStorage.setItem('bertsync:tab', self.tab); } catch (e) { /* memory only */ }
-            self.queue = self.queue.filter(function (q) { return !loaded.has(q.qid); });
-            claim();
-            return undefined;
-          }
-          resolve();
-          return new Promise(function (release) { self.releaseTab = release; });
-        }).catch(function () { resolve(); });
+  // src/transports/transport.js
+  var Transport = class {
+    /** opts: url, frames, openTimeout, pingInterval, channel, token (from the client's options). */
+    constructor(opts) {
+      this.opts = opts;
+      this.closed = false;
+      this.isGone = false;
+      this.onmessage = () => {
       };
-      claim();
-    });
-  };
-
-  // ORPHAN_AGE is how long a tab's heartbeat may be silent before its
-  // queue counts as orphaned, where the browser has no Web Locks. It is
-  // long because browsers throttle the timers of hidden tabs to once a
-  // minute.
-  var ORPHAN_AGE = 5 * 60 * 1000;
-
-  Client.prototype.otherQueues = function () {
-    var prefix = this.key('queue:');
-    var tabs = [];
-    for (var i = 0; i < this.storage.length; i++) {
-      var k = this.storage.key(i);
-      if (k && k.indexOf(prefix) === 0 && k !== prefix + this.tab) tabs.push(k.slice(prefix.length));
+      this.onerror = () => {
+      };
+      this.onclose = () => {
+      };
     }
-    return tabs;
+    // gone reports, once, that the transport went away (code: see above).
+    gone(why, code) {
+      if (this.isGone) return;
+      this.isGone = true;
+      this.onclose(why, code);
+    }
+    // scrub is text with this transport's token taken out.
+    scrub(text) {
+      return redact(text, this.opts.token);
+    }
   };
 
-  // adoptOrphans takes over the queues of tabs that closed before their
-  // writes were sent, so no write is lost when a tab closes offline. The
-  // adopted writes go after this tab's own.
-  Client.prototype.adoptOrphans = function () {
-    var self = this;
-    if (!this.tabReady || this.stopped || !this.otherQueues().length) return Promise.resolve();
-    var take = function (tabs) {
-      var n = 0;
-      tabs.forEach(function (tab) {
+  // src/transports/eventsource.js
+  var EventSourceTransport = class extends Transport {
+    constructor(opts) {
+      super(opts);
+      this.name = TRANSPORT.eventsource;
+      this.es = null;
+    }
+    open() {
+      return new Promise((resolve, reject) => {
+        if (typeof globalThis.EventSource !== "function") {
+          reject(new TransportError("eventsource: not in this browser"));
+          return;
+        }
+        let es;
         try {
-          var items = JSON.parse(self.storage.getItem(self.key('queue:' + tab)) || '[]');
-          self.storage.removeItem(self.key('queue:' + tab));
-          self.storage.removeItem(self.key('alive:' + tab));
-          self.queue = self.queue.concat(items);
-          n += items.length;
-        } catch (e) { /* unreadable: leave it */ }
+          es = new globalThis.EventSource(withToken(httpURL(this.opts, EVENTSOURCE_QUERY), this.opts.token), { withCredentials: true });
+        } catch (e) {
+          reject(new TransportError(this.scrub("eventsource: " + e.message)));
+          return;
+        }
+        this.es = es;
+        let opened = false;
+        const timer = setTimeout(() => {
+          if (opened) return;
+          es.close();
+          reject(new TransportError("eventsource: open timed out"));
+        }, this.opts.openTimeout);
+        es.onopen = () => {
+          opened = true;
+          clearTimeout(timer);
+          resolve(this);
+        };
+        es.onerror = () => {
+          es.close();
+          clearTimeout(timer);
+          if (!opened) reject(Object.assign(new TransportError("eventsource: failed to open"), { statusUnknown: true }));
+          else this.gone("eventsource closed");
+        };
+        es.onmessage = (ev) => {
+          let bytes;
+          try {
+            bytes = binaryStringToBytes(globalThis.atob(ev.data));
+          } catch {
+            this.onerror(new Error("eventsource: bad base64 message"));
+            return;
+          }
+          this.onmessage(bytes);
+        };
       });
-      if (!n) return;
-      self.saveQueue();
-      self.trigger('adopted', n);
-      self.trigger('pending', self.queue.length);
-      self.pump();
-    };
-    var locks = tabLocks();
-    if (!locks) {
-      var now = Date.now();
-      take(this.otherQueues().filter(function (t) { return now - Number(self.storage.getItem(self.key('alive:' + t)) || 0) > ORPHAN_AGE; }));
+    }
+    send(bytes) {
+      if (this.isGone || this.closed) return Promise.reject(new TransportError("eventsource closed"));
+      return postMessage(this, bytes);
+    }
+    close() {
+      this.closed = true;
+      if (this.es) this.es.close();
+    }
+  };
+
+  // src/transports/longpoll.js
+  var LongPollTransport = class extends Transport {
+    constructor(opts) {
+      super(opts);
+      this.name = TRANSPORT.longpoll;
+      this.abort = null;
+    }
+    // open POSTs "ping" first: a poll is held until the server has a
+    // message, so it cannot tell that the server is there, and the session
+    // cookie would come only with its answer, so POSTs made meanwhile would
+    // each start a session of their own. The ping, answered at once, does
+    // both, and tells a refused token (401) apart.
+    async open() {
+      let res;
+      try {
+        res = await globalThis.fetch(httpURL(this.opts), {
+          method: "POST",
+          body: PING_TEXT,
+          headers: authHeaders(this.opts.token, { "Content-Type": "text/plain; charset=utf-8" }),
+          credentials: "same-origin",
+          cache: "no-store"
+        });
+        if (res.ok) await res.text();
+      } catch (e) {
+        throw new TransportError(this.scrub("long-poll: " + e.message));
+      }
+      if (res.status === HTTP_UNAUTHORIZED) throw new AuthError(await refusal(this.opts.token, "long-poll", res));
+      if (!res.ok) throw new TransportError("long-poll: HTTP " + res.status);
+      this.poll();
+      return this;
+    }
+    async poll() {
+      while (!this.closed && !this.isGone) {
+        this.abort = new AbortController();
+        try {
+          const res = await globalThis.fetch(withToken(httpURL(this.opts, POLL_BUSTER + "=" + Date.now()), this.opts.token), {
+            method: "GET",
+            credentials: "same-origin",
+            cache: "no-store",
+            signal: this.abort.signal
+          });
+          if (res.status === HTTP_NO_CONTENT) continue;
+          if (res.status === HTTP_UNAUTHORIZED) throw new AuthError(await refusal(this.opts.token, "long-poll", res));
+          if (!res.ok) throw new TransportError("long-poll: HTTP " + res.status);
+          await deliverBody(this, res);
+        } catch (e) {
+          if (this.closed) return;
+          if (e instanceof AuthError) this.gone(e.message, CODE.unauthorized);
+          else this.gone(this.scrub("long-poll: " + e.message));
+          return;
+        }
+      }
+    }
+    send(bytes) {
+      if (this.isGone || this.closed) return Promise.reject(new TransportError("long-poll closed"));
+      return postMessage(this, bytes);
+    }
+    close() {
+      this.closed = true;
+      if (this.abort) this.abort.abort();
+    }
+  };
+
+  // src/transports/websocket.js
+  var WebSocketTransport = class extends Transport {
+    constructor(opts) {
+      super(opts);
+      this.name = TRANSPORT.websocket;
+      this.ws = null;
+      this.pinger = null;
+      this.lastHeard = 0;
+    }
+    open() {
+      return new Promise((resolve, reject) => {
+        let ws;
+        try {
+          ws = new globalThis.WebSocket(withToken(absoluteURL(this.opts.url, true).href, this.opts.token));
+        } catch (e) {
+          reject(new TransportError(this.scrub("websocket: " + e.message)));
+          return;
+        }
+        ws.binaryType = "arraybuffer";
+        this.ws = ws;
+        let opened = false;
+        const timer = setTimeout(() => {
+          if (opened) return;
+          ws.close();
+          reject(new TransportError("websocket: open timed out"));
+        }, this.opts.openTimeout);
+        ws.onopen = () => {
+          opened = true;
+          clearTimeout(timer);
+          this.startPing();
+          resolve(this);
+        };
+        ws.onerror = () => {
+        };
+        ws.onclose = (ev) => {
+          clearTimeout(timer);
+          this.stopPing();
+          if (!opened) {
+            reject(Object.assign(new TransportError("websocket: closed before open (" + ev.code + ")"), { statusUnknown: true }));
+            return;
+          }
+          const why = this.scrub("websocket closed (" + ev.code + (ev.reason ? " " + ev.reason : "") + ")");
+          this.gone(why, ev.code === WS_CLOSE_UNAUTHORIZED ? CODE.unauthorized : void 0);
+        };
+        ws.onmessage = (ev) => this.receive(ev.data);
+      });
+    }
+    receive(data) {
+      this.lastHeard = Date.now();
+      if (data instanceof ArrayBuffer) {
+        this.onmessage(new Uint8Array(data));
+        return;
+      }
+      const s = String(data);
+      if (s.charCodeAt(0) === MAGIC) {
+        let bytes;
+        try {
+          bytes = binaryStringToBytes(s);
+        } catch (e) {
+          this.onerror(e);
+          return;
+        }
+        this.onmessage(bytes);
+      } else if (s !== PONG_TEXT) {
+        this.onerror(new Error(this.scrub("server said: " + s.slice(0, MESSAGE_EXCERPT))));
+      }
+    }
+    startPing() {
+      this.lastHeard = Date.now();
+      const every = this.opts.pingInterval;
+      if (!every) return;
+      this.pinger = setInterval(() => {
+        if (Date.now() - this.lastHeard > PING_MISSES * every) {
+          this.close();
+          this.gone("websocket: no answer to ping");
+          return;
+        }
+        if (this.ws.readyState === WS_OPEN) this.ws.send(PING_TEXT);
+      }, every);
+    }
+    stopPing() {
+      clearInterval(this.pinger);
+      this.pinger = null;
+    }
+    send(bytes) {
+      if (!this.ws || this.ws.readyState !== WS_OPEN) return Promise.reject(new TransportError("websocket not open"));
+      this.ws.send(this.opts.frames === FRAMES.text ? bytesToBinaryString(bytes) : bytes);
       return Promise.resolve();
     }
-    // One tab adopts at a time, so no queue is taken twice.
-    return locks.request(this.key('adopt'), function () {
-      return locks.query().then(function (st) {
-        var held = new Set((st.held || []).map(function (l) { return l.name; }));
-        take(self.otherQueues().filter(function (t) { return !held.has(self.key('tab:' + t)); }));
+    close() {
+      this.stopPing();
+      this.closed = true;
+      if (this.ws) {
+        try {
+          this.ws.close();
+        } catch {
+        }
+      }
+    }
+  };
+
+  // src/transports/index.js
+  var TRANSPORTS = Object.freeze({
+    [TRANSPORT.websocket]: WebSocketTransport,
+    [TRANSPORT.eventsource]: EventSourceTransport,
+    [TRANSPORT.longpoll]: LongPollTransport
+  });
+  function resolveTransports(list) {
+    return list.map((t) => {
+      if (typeof t === "function") return t;
+      if (!Object.prototype.hasOwnProperty.call(TRANSPORTS, t)) throw new Error("bertsync: unknown transport " + t);
+      return TRANSPORTS[t];
+    });
+  }
+
+  // src/upload.js
+  async function upload(apiRoot, model, id, file, fileName, token = null) {
+    const form = new FormData();
+    if (fileName) form.append(UPLOAD_PART, file, fileName);
+    else form.append(UPLOAD_PART, file);
+    const url = absoluteURL(apiRoot.replace(/\/$/, "") + "/" + encodeURIComponent(model) + "/" + encodeURIComponent(id)).href;
+    let res;
+    try {
+      res = await globalThis.fetch(url, { method: "PUT", body: form, headers: authHeaders(token), credentials: "same-origin" });
+    } catch (e) {
+      throw new BertsyncError(CODE.unavailable, redact("upload failed: " + e.message, token));
+    }
+    const text = await res.text();
+    let body;
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      body = { error: text };
+    }
+    if (!res.ok) {
+      const err = body && body.error;
+      const e = new BertsyncError(
+        err && err.code || "http_" + res.status,
+        redact(err && err.message || (typeof err === "string" ? err : "upload failed: HTTP " + res.status), token)
+      );
+      e.status = res.status;
+      throw e;
+    }
+    return body;
+  }
+
+  // src/client.js
+  function isAttributes(v) {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+  }
+  function checkToken(token, from) {
+    if (token === void 0 || token === null || token === "") return null;
+    if (typeof token !== "string") throw new TypeError("bertsync: " + from + ": a token is a string or null, not " + typeof token);
+    return token;
+  }
+  var Client = class extends Emitter {
+    constructor(options = {}) {
+      super();
+      const opts = Object.assign({}, DEFAULTS, options);
+      opts.transports = Array.from(opts.transports);
+      this.token = checkToken(opts.token, "the token option");
+      this.tokenGiven = Boolean(options) && options.token !== void 0;
+      delete opts.token;
+      if (opts.renewToken !== null && opts.renewToken !== void 0 && typeof opts.renewToken !== "function") {
+        throw new TypeError("bertsync: the renewToken option is a function returning a Promise of a token");
+      }
+      this.opts = opts;
+      this.channel = newId();
+      this.tokenGen = 0;
+      this.renewing = null;
+      this.renewTimer = null;
+      this.authFailures = 0;
+      this.authStopped = false;
+      this.switchGate = null;
+      this.transportClasses = resolveTransports(opts.transports);
+      this.storage = resolveStorage(opts.storage, opts.prefix);
+      this.cache = new DocumentCache(this.storage, opts.prefix);
+      this.queue = new OfflineQueue({ storage: this.storage, prefix: opts.prefix });
+      this.queue.on("adopted", (n) => {
+        this.trigger("adopted", n);
+        this.trigger("pending", this.pending);
+        this.pump();
       });
-    }).catch(function (e) { self.trigger('error', e); });
-  };
-
-  Client.prototype.setState = function (state) {
-    if (this.state === state) return;
-    this.state = state;
-    this.trigger('state', state, this.transport && this.transport.name);
-  };
-
-  // connectLoop tries the transports in order until one opens, then waits
-  // with backoff and tries again.
-  Client.prototype.connectLoop = function () {
-    var self = this;
-    if (this.stopped || this.connecting) return;
-    this.connecting = true;
-    clearTimeout(this.retryTimer);
-    var list = this.opts.transports.slice();
-    var tryNext = function (i, lastErr) {
-      if (self.stopped) { self.connecting = false; return; }
-      if (i >= list.length) {
-        self.connecting = false;
-        self.attempt++;
-        self.setState('offline');
-        self.failPendingRequests(lastErr || TransportError('no transport'));
-        var delay = jitter(Math.min(self.opts.backoffMax, self.opts.backoffMin * Math.pow(2, self.attempt - 1)));
-        self.trigger('retry', delay, lastErr);
-        self.retryTimer = setTimeout(function () { self.connectLoop(); }, delay);
+      this.queue.on("error", (e) => this.trigger("error", e));
+      this.queueOpen = null;
+      this.subscriptions = new Subscriptions();
+      this.state = STATE.offline;
+      this.transport = null;
+      this.started = false;
+      this.run = 0;
+      this.connecting = false;
+      this.ref = 0;
+      this.pendingReplies = /* @__PURE__ */ new Map();
+      this.waiters = /* @__PURE__ */ new Map();
+      this.late = /* @__PURE__ */ new Map();
+      this.pumping = false;
+      this.drainWaiters = [];
+      this.reconnectTimer = new ReconnectTimer(() => this.connectLoop(), (tries) => backoff(tries, opts.backoffMin, opts.backoffMax));
+      this.probeTimer = new ReconnectTimer(() => this.probe(), () => jitter(opts.probeInterval));
+      this.pumpTimer = new ReconnectTimer(() => this.pump(), () => jitter(opts.backoffMax));
+      this.onOnline = () => {
+        if (!this.authStopped) this.reconnectNow();
+      };
+    }
+    /** pending is the number of queued writes. */
+    get pending() {
+      return this.queue.length;
+    }
+    /**
+     * connect starts the I/O: it claims the tab's offline queue and tries
+     * the transports in order, then keeps a connection up until disconnect
+     * or close. It returns the client; calling it again does nothing.
+     */
+    connect() {
+      if (this.started) return this;
+      this.started = true;
+      this.run++;
+      if (typeof globalThis.addEventListener === "function") globalThis.addEventListener("online", this.onOnline);
+      this.openQueue();
+      this.setState(STATE.connecting);
+      this.scheduleRenewal();
+      this.connectLoop();
+      return this;
+    }
+    /**
+     * disconnect closes the connection and stops reconnecting; the queue
+     * and the subscriptions stay, and connect() takes up from there.
+     * Requests waiting for a reply fail (queued writes stay queued).
+     */
+    disconnect() {
+      if (!this.started) return this;
+      this.started = false;
+      this.run++;
+      this.connecting = false;
+      this.authStopped = false;
+      this.authFailures = 0;
+      this.reconnectTimer.reset();
+      this.probeTimer.cancel();
+      this.pumpTimer.cancel();
+      clearTimeout(this.renewTimer);
+      this.renewTimer = null;
+      if (typeof globalThis.removeEventListener === "function") globalThis.removeEventListener("online", this.onOnline);
+      const t = this.transport;
+      this.transport = null;
+      if (t) {
+        t.retired = true;
+        t.close();
+      }
+      this.failPendingRequests(new TransportError("client disconnected"));
+      this.setState(STATE.offline);
+      return this;
+    }
+    /** close is disconnect that also lets go of the tab's queue (it stays stored, for a later client). */
+    close() {
+      this.disconnect();
+      this.queue.close();
+      this.queueOpen = null;
+      return this;
+    }
+    /**
+     * takeOver carries over what a client this one replaces (and that was
+     * closed) held in memory only: its subscribers, the listeners of its
+     * queued writes, the writes it had not stored yet (made before its
+     * connect()), and its token unless this one's options named one. Call
+     * it before connect().
+     */
+    takeOver(old) {
+      if (!this.tokenGiven && old.token) this.token = old.token;
+      for (const model of old.subscriptions.models()) {
+        for (const s of old.subscriptions.subscribers(model)) this.subscriptions.add(model, s);
+      }
+      for (const [qid, late] of old.late) this.late.set(qid, late);
+      for (const item of old.queue.unstored()) this.queue.push(item);
+    }
+    // openQueue claims the tab's queue (once), then sends what it holds.
+    openQueue() {
+      if (!this.queueOpen) {
+        this.queueOpen = this.queue.open().then(() => {
+          this.trigger("pending", this.pending);
+          this.pump();
+        });
+      }
+      return this.queueOpen;
+    }
+    setState(state) {
+      if (this.state === state) return;
+      this.state = state;
+      this.trigger("state", state, this.transport && this.transport.name);
+    }
+    // transportOptions is what a transport is made with: the one place the
+    // current token and channel go in, so that every transport, and so every
+    // request and queued write it carries, presents the current token.
+    transportOptions() {
+      const o = Object.assign({}, this.opts, { token: this.token, channel: this.channel });
+      delete o.renewToken;
+      return o;
+    }
+    makeTransport(Transport2) {
+      const t = new Transport2(this.transportOptions());
+      t.inbox = Promise.resolve();
+      t.onmessage = (bytes) => {
+        t.inbox = t.inbox.then(() => decodeAsync(bytes)).then((term) => this.receive(term)).catch((e) => this.trigger("error", e));
+      };
+      t.onerror = (e) => this.trigger("error", e);
+      t.onclose = (why, code) => this.down(t, why, code);
+      return t;
+    }
+    // openBest tries the transports in order and resolves with the first
+    // that opens ({t, i}: it and its index), or rejects with the last
+    // failure. A refused token (AuthError) ends the round at once, as does
+    // current() turning false. When every transport failed without showing
+    // why (a WebSocket or EventSource hides the HTTP status) and there is a
+    // token, one POST asks whether the token was the cause.
+    async openBest(current) {
+      const classes = this.transportClasses;
+      let lastErr = null;
+      let hidden = true;
+      for (let i = 0; i < classes.length && current(); i++) {
+        const t = this.makeTransport(classes[i]);
+        try {
+          await t.open();
+          return { t, i };
+        } catch (err) {
+          if (isAuthError(err)) throw err;
+          lastErr = err;
+          if (!(err && err.statusUnknown)) hidden = false;
+        }
+      }
+      if (lastErr && hidden && this.token && current()) {
+        const why = await tokenRefused(this.transportOptions());
+        if (why) throw new AuthError(why);
+      }
+      throw lastErr || new TransportError("no transport");
+    }
+    // connectLoop tries the transports in order until one opens; when none
+    // does, it tries again after the reconnect timer's delay, and when the
+    // server refused the token, it renews it (refused).
+    connectLoop() {
+      if (!this.started || this.connecting || this.authStopped) return;
+      this.connecting = true;
+      this.reconnectTimer.cancel();
+      const run = this.run;
+      this.openBest(() => run === this.run).then(
+        ({ t, i }) => {
+          if (run !== this.run) {
+            t.retired = true;
+            t.close();
+            return;
+          }
+          this.connecting = false;
+          this.reconnectTimer.reset();
+          this.up(t, i > 0);
+        },
+        (err) => {
+          if (run !== this.run) return;
+          this.connecting = false;
+          this.setState(STATE.offline);
+          this.failPendingRequests(err);
+          if (isAuthError(err)) {
+            this.refused(err);
+            return;
+          }
+          const delay = this.reconnectTimer.scheduleTimeout();
+          this.trigger("retry", delay, err);
+        }
+      );
+    }
+    // restartLoop starts the connect loop again, so that the transports it
+    // has yet to try are made with the token just set.
+    restartLoop() {
+      this.run++;
+      this.connecting = false;
+      this.connectLoop();
+    }
+    /**
+     * reconnectNow retries at once while offline (a page's "online" event
+     * does too), also after the server refused the token and the client
+     * stopped (which the "online" event does not undo).
+     */
+    reconnectNow() {
+      if (!this.started || this.state === STATE.online || this.connecting) return;
+      this.authStopped = false;
+      this.authFailures = 0;
+      this.reconnectTimer.reset();
+      this.connectLoop();
+    }
+    // refused handles the server refusing the token (err, an AuthError):
+    // renewToken is asked for a new one and the client connects again with
+    // it, at once the first time and after the reconnect backoff when the
+    // new one was refused too. With no renewToken, or after AUTH_RENEW_TRIES
+    // refusals in a row, it stops and reports err on "error": a refused
+    // token is not tried again until setToken or reconnectNow. A renewToken
+    // that fails (rejects) is asked again after the backoff, like a
+    // connection that failed.
+    refused(err) {
+      this.authFailures++;
+      if (typeof this.opts.renewToken !== "function" || this.authFailures > AUTH_RENEW_TRIES) {
+        this.authStopped = true;
+        this.reconnectTimer.reset();
+        this.trigger("error", err);
         return;
       }
-      var t = new TRANSPORTS[list[i]](self.opts);
-      self.wire(t);
-      t.open().then(function () {
-        self.connecting = false;
-        if (self.stopped) { t.close(); return; }
-        self.attempt = 0;
-        self.up(t, i > 0);
-      }, function (err) {
-        tryNext(i + 1, err);
-      });
-    };
-    tryNext(0);
-  };
-
-  Client.prototype.reconnectNow = function () {
-    if (this.state === 'online' || this.connecting || this.stopped) return;
-    clearTimeout(this.retryTimer);
-    this.attempt = 0;
-    this.connectLoop();
-  };
-
-  Client.prototype.wire = function (t) {
-    var self = this;
-    t.inbox = Promise.resolve();
-    t.onmessage = function (bytes) {
-      // Decoding may be async (compressed terms): a chain keeps order.
-      t.inbox = t.inbox.then(function () { return decodeAsync(bytes); }).then(function (term) {
-        self.receive(term, t);
-      }, function (e) { self.trigger('error', e); });
-    };
-    t.onerror = function (e) { self.trigger('error', e); };
-    t.onclose = function (why) { self.down(t, why); };
-  };
-
-  Client.prototype.up = function (t, fallback) {
-    var old = this.transport;
-    if (!old) {
-      // A new session: the server may have restarted and counts Seq
-      // from 1 again. Only a switch of transports keeps the old counts.
-      this.seen.clear();
-      this.lastSeq.clear();
+      const run = this.run;
+      this.renew(RENEW.refused).then(
+        () => {
+          if (run !== this.run || this.state === STATE.online || this.connecting) return;
+          if (this.authFailures === 1) this.connectLoop();
+          else this.trigger("retry", this.reconnectTimer.scheduleTimeout(), err);
+        },
+        (e) => {
+          if (run !== this.run) return;
+          this.authFailures--;
+          this.trigger("error", e);
+          this.trigger("retry", this.reconnectTimer.scheduleTimeout(), e);
+        }
+      );
     }
-    this.transport = t;
-    this.setState('online');
-    this.trigger('transport', t.name);
-    var self = this;
-    // Subscriptions live in the server's session: renew them, then send
-    // what was queued, then catch up on what happened meanwhile.
-    var subs = Array.from(this.subscriptions.keys());
-    Promise.all(subs.map(function (m) { return self.request('subscribe', m, []).catch(function () {}); })).then(function () {
-      if (old) self.retire(old);
-      self.pump();
-      return self.drained();
-    }).then(function () {
-      self.subscriptions.forEach(function (cols) {
-        cols.forEach(function (c) { c.fetch({ remove: true, bertsyncCatchUp: true }); });
+    /**
+     * setToken makes token (a string, or null for none) the one the client
+     * presents from now on. Connected, it moves to a new connection made
+     * with it (the old one is closed once its replies are in), so that the
+     * server sees the new identity; offline, it tries to connect at once,
+     * also after the server refused the old token.
+     */
+    setToken(token) {
+      token = checkToken(token, "setToken");
+      this.authFailures = 0;
+      if (token !== this.token) this.useToken(token, "set");
+      if (this.state !== STATE.online && !this.connecting) this.reconnectNow();
+    }
+    // useToken makes token the current one (why: 'set' or 'renewed', for the
+    // "token" event) and moves an open connection to it.
+    useToken(token, why) {
+      this.token = token;
+      this.tokenGen++;
+      this.channel = newId();
+      this.authStopped = false;
+      this.scheduleRenewal();
+      this.trigger("token", why);
+      if (!this.started) return;
+      if (this.state === STATE.online) this.switchTransport();
+      else if (this.connecting) this.restartLoop();
+    }
+    /**
+     * renew asks renewToken (once at a time: callers share the call) for a
+     * new token and makes it the current one; it resolves once it is, and
+     * rejects with renewToken's failure, or a TypeError for an answer that
+     * is neither a string nor null. A token set meanwhile by setToken wins.
+     */
+    renew(reason) {
+      if (this.renewing) return this.renewing;
+      const fn = this.opts.renewToken;
+      if (typeof fn !== "function") return Promise.reject(new AuthError("no renewToken to renew the token with"));
+      const gen = this.tokenGen;
+      const p = Promise.resolve().then(() => fn(reason)).then((token) => {
+        token = checkToken(token, "renewToken");
+        if (gen === this.tokenGen) this.useToken(token, "renewed");
+      }).finally(() => {
+        if (this.renewing === p) this.renewing = null;
       });
-    });
-    if (fallback) this.scheduleProbe();
-  };
-
-  // retire closes a transport that another replaced, once its requests
-  // are answered (or failed).
-  Client.prototype.retire = function (old) {
-    var self = this;
-    var inFlight = [];
-    this.pendingReplies.forEach(function (p) { if (p.transport === old) inFlight.push(p.promise.catch(function () {})); });
-    var done = false;
-    var close = function () { if (done) return; done = true; old.retired = true; old.close(); };
-    Promise.all(inFlight).then(close);
-    setTimeout(close, 5000);
-  };
-
-  Client.prototype.scheduleProbe = function () {
-    var self = this;
-    clearTimeout(this.probeTimer);
-    if (!this.opts.probeInterval || this.opts.transports[0] === (this.transport && this.transport.name)) return;
-    this.probeTimer = setTimeout(function () { self.probe(); }, jitter(this.opts.probeInterval));
-  };
-
-  // probe tries the first (best) transport while on a fallback and moves
-  // to it when it opens: bullet.js never goes back, we do.
-  Client.prototype.probe = function () {
-    var self = this;
-    if (this.stopped || this.state !== 'online') return;
-    var t = new TRANSPORTS[this.opts.transports[0]](this.opts);
-    this.wire(t);
-    t.open().then(function () {
-      if (self.stopped || self.state !== 'online') { t.close(); return; }
-      self.trigger('probe', t.name, true);
-      self.up(t, false);
-    }, function () {
-      self.trigger('probe', t.name, false);
-      self.scheduleProbe();
-    });
-  };
-
-  Client.prototype.down = function (t, why) {
-    if (t.retired || t !== this.transport) return;
-    this.transport = null;
-    clearTimeout(this.probeTimer);
-    this.setState('offline');
-    this.failPendingRequests(TransportError(why), t);
-    this.trigger('down', why);
-    var self = this;
-    this.retryTimer = setTimeout(function () { self.connectLoop(); }, jitter(this.opts.backoffMin));
-  };
-
-  Client.prototype.failPendingRequests = function (err, t) {
-    var self = this;
-    this.pendingReplies.forEach(function (p, ref) {
-      if (t && p.transport !== t) return;
-      self.pendingReplies.delete(ref);
-      clearTimeout(p.timer);
-      p.reject(err);
-    });
-  };
-
-  Client.prototype.close = function () {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    clearTimeout(this.probeTimer);
-    clearInterval(this.heartbeat);
-    clearTimeout(this.pumpTimer);
-    if (this.releaseTab) this.releaseTab();
-    if (root.removeEventListener && this.onOnline) root.removeEventListener('online', this.onOnline);
-    if (this.transport) { this.transport.retired = true; this.transport.close(); }
-    this.transport = null;
-    this.failPendingRequests(TransportError('client closed'));
-    this.setState('offline');
-  };
-
-  /**
-   * request sends {sync, Method, Model, Props, Ref} on the current
-   * transport and resolves with the reply's message mapped to plain JS.
-   */
-  Client.prototype.request = function (method, model, props) {
-    var t = this.transport;
-    if (!t || this.state !== 'online') return Promise.reject(TransportError('offline'));
-    var ref = ++this.ref;
-    var bytes;
-    try {
-      bytes = encode(new Tuple([new Atom('sync'), new Atom(method), new Atom(model), props, ref]));
-    } catch (e) { return Promise.reject(BertsyncError('bad_request', e.message)); }
-    var self = this;
-    var entry = { transport: t };
-    entry.promise = new Promise(function (resolve, reject) {
-      entry.resolve = resolve;
-      entry.reject = reject;
-      entry.timer = setTimeout(function () {
-        self.pendingReplies.delete(ref);
-        reject(TransportError('no reply to ' + method + ' ' + model + ' within ' + self.opts.requestTimeout + ' ms'));
-      }, self.opts.requestTimeout);
-    });
-    this.pendingReplies.set(ref, entry);
-    t.send(bytes).catch(function (e) {
-      if (self.pendingReplies.get(ref) === entry) {
-        self.pendingReplies.delete(ref);
+      this.renewing = p;
+      return p;
+    }
+    // scheduleRenewal sets the timer that renews a JWT renewBefore its exp
+    // (jwt.js), when there is a renewToken; a failed renewal is reported,
+    // and the token is then renewed when the server refuses it.
+    scheduleRenewal() {
+      clearTimeout(this.renewTimer);
+      this.renewTimer = null;
+      if (!this.started || typeof this.opts.renewToken !== "function" || !this.opts.renewBefore) return;
+      const delay = renewDelay(this.token, Date.now(), this.opts.renewBefore);
+      if (delay === null) return;
+      const gen = this.tokenGen;
+      this.renewTimer = setTimeout(() => {
+        this.renewTimer = null;
+        if (delay > TIMER_MAX) {
+          this.scheduleRenewal();
+          return;
+        }
+        this.renew(RENEW.expiring).catch((e) => {
+          if (gen === this.tokenGen) this.trigger("error", e);
+        });
+      }, Math.min(delay, TIMER_MAX));
+    }
+    // switchTransport moves the connection to a transport made with the
+    // current token, the old one retired once its replies are in (as after
+    // a probe). Requests made meanwhile wait (at most openTimeout), so that
+    // what a page does after setToken goes as the new identity. Should none
+    // open, the old connection goes on until the server ends it; should the
+    // server refuse the new token, the old connection is dropped and the
+    // refusal handled as any other.
+    switchTransport() {
+      const run = this.run;
+      const gen = this.tokenGen;
+      const current = () => run === this.run && gen === this.tokenGen && this.state === STATE.online;
+      let release;
+      const gate = new Promise((resolve) => {
+        release = resolve;
+      });
+      gate.then(() => {
+        if (this.switchGate === gate) this.switchGate = null;
+      });
+      const timer = setTimeout(release, this.opts.openTimeout);
+      this.switchGate = gate;
+      const opened = () => {
+        clearTimeout(timer);
+        if (this.switchGate === gate) this.switchGate = null;
+        release();
+      };
+      this.openBest(current).then(
+        ({ t, i }) => {
+          opened();
+          if (!current()) {
+            t.retired = true;
+            t.close();
+            return;
+          }
+          this.up(t, i > 0);
+        },
+        (err) => {
+          opened();
+          if (!current() || !isAuthError(err)) return;
+          const old = this.transport;
+          old.retired = true;
+          old.close();
+          this.lose(old, err);
+          this.refused(err);
+        }
+      );
+    }
+    // up makes t the transport. Subscriptions live in the server's session:
+    // renew them, then send what was queued, then catch up on what happened
+    // meanwhile.
+    up(t, fallback) {
+      const old = this.transport;
+      if (!old) this.subscriptions.newSession();
+      this.transport = t;
+      this.authFailures = 0;
+      this.setState(STATE.online);
+      this.trigger("transport", t.name);
+      const models = this.subscriptions.models();
+      Promise.all(models.map((m) => this.sendSubscribe(m, this.subscriptions.resubscribeProps(m)).catch(() => {
+      }))).then(() => {
+        if (old) this.retire(old);
+        this.pump();
+        return this.drained();
+      }).then(() => {
+        for (const s of this.subscriptions.all()) s.reload();
+      });
+      if (fallback) this.scheduleProbe();
+    }
+    // retire closes a transport that another replaced, once the replies it
+    // owes have come (or RETIRE_TIMEOUT has passed).
+    retire(old) {
+      const inFlight = [];
+      this.pendingReplies.forEach((p) => {
+        if (p.transport === old) inFlight.push(p.promise.catch(() => {
+        }));
+      });
+      let timer = null;
+      const close = () => {
+        if (old.retired) return;
+        clearTimeout(timer);
+        old.retired = true;
+        old.close();
+      };
+      timer = setTimeout(close, RETIRE_TIMEOUT);
+      Promise.all(inFlight).then(close);
+    }
+    scheduleProbe() {
+      this.probeTimer.cancel();
+      if (!this.opts.probeInterval || !this.transport || this.transport.constructor === this.transportClasses[0]) return;
+      this.probeTimer.scheduleTimeout();
+    }
+    // probe tries the first (best) transport while on a fallback, and moves
+    // to it when it opens: bullet.js never goes back, this client does.
+    probe() {
+      if (!this.started || this.state !== STATE.online) return;
+      const run = this.run;
+      const t = this.makeTransport(this.transportClasses[0]);
+      t.open().then(
+        () => {
+          if (run !== this.run || this.state !== STATE.online) {
+            t.retired = true;
+            t.close();
+            return;
+          }
+          this.trigger("probe", t.name, true);
+          this.up(t, false);
+        },
+        () => {
+          this.trigger("probe", t.name, false);
+          this.scheduleProbe();
+        }
+      );
+    }
+    // down handles the end of the transport in use. Ended for the token it
+    // presents (code unauthorized) while that is still the current token,
+    // it is a refusal (refused); ended for an older one, the client simply
+    // connects again with the current token.
+    down(t, why, code) {
+      if (t.retired || t !== this.transport) return;
+      const err = code === CODE.unauthorized ? new AuthError(why) : new TransportError(why);
+      this.lose(t, err);
+      if (isAuthError(err) && t.opts.token === this.token) this.refused(err);
+      else this.reconnectTimer.scheduleTimeout();
+    }
+    // lose lets go of t, the transport in use, which ended with err.
+    lose(t, err) {
+      this.transport = null;
+      this.probeTimer.cancel();
+      this.setState(STATE.offline);
+      this.failPendingRequests(err, t);
+      this.trigger("down", err.message);
+    }
+    failPendingRequests(err, t) {
+      this.pendingReplies.forEach((p, ref) => {
+        if (t && p.transport !== t) return;
+        this.pendingReplies.delete(ref);
+        clearTimeout(p.timer);
+        p.reject(err);
+      });
+    }
+    /**
+     * request sends {sync, Method, Model, Props, Ref} on the current
+     * transport and resolves with the reply's Msg as plain JavaScript, or
+     * rejects with a BertsyncError (refused) or a TransportError (no
+     * connection, or no reply within requestTimeout).
+     */
+    request(method, model, props) {
+      if (this.switchGate) return this.switchGate.then(() => this.request(method, model, props));
+      const t = this.transport;
+      if (!t || this.state !== STATE.online) return Promise.reject(new TransportError("offline"));
+      const ref = ++this.ref;
+      let bytes;
+      try {
+        bytes = encodeRequest(method, model, props, ref);
+      } catch (e) {
+        return Promise.reject(new BertsyncError(CODE.badRequest, e.message));
+      }
+      const entry = { transport: t };
+      entry.promise = new Promise((resolve, reject) => {
+        entry.resolve = resolve;
+        entry.reject = reject;
+        entry.timer = setTimeout(() => {
+          this.pendingReplies.delete(ref);
+          reject(new TransportError("no reply to " + method + " " + model + " within " + this.opts.requestTimeout + " ms"));
+        }, this.opts.requestTimeout);
+      });
+      this.pendingReplies.set(ref, entry);
+      t.send(bytes).catch((e) => {
+        if (this.pendingReplies.get(ref) !== entry) return;
+        this.pendingReplies.delete(ref);
         clearTimeout(entry.timer);
         entry.reject(e);
-      }
-    });
-    return entry.promise;
-  };
-
-  Client.prototype.receive = function (term, t) {
-    if (!(term instanceof Tuple) || !(term.items[0] instanceof Atom) || term.items[0].name !== 'sync') {
-      this.trigger('error', BertsyncError('bad_request', 'unexpected message from the server'));
-      return;
+      });
+      return entry.promise;
     }
-    var it = term.items;
-    var kind = it[1] instanceof Atom ? it[1].name : '';
-    if ((kind === 'ok' || kind === 'error') && (it.length === 4 || it.length === 3)) {
-      var entry = it.length === 4 ? this.pendingReplies.get(it[3]) : undefined;
-      if (!entry) {
-        if (kind === 'error') this.trigger('error', replyError(it[2]));
+    receive(term) {
+      const msg = parseMessage(term);
+      if (msg.kind === "reply") {
+        const entry = msg.ref === void 0 ? void 0 : this.pendingReplies.get(msg.ref);
+        if (!entry) {
+          if (msg.error) this.trigger("error", msg.error);
+          return;
+        }
+        this.pendingReplies.delete(msg.ref);
+        clearTimeout(entry.timer);
+        if (msg.error) entry.reject(msg.error);
+        else entry.resolve(msg.value);
         return;
       }
-      this.pendingReplies.delete(it[3]);
-      clearTimeout(entry.timer);
-      if (kind === 'ok') entry.resolve(toJS(it[2]));
-      else entry.reject(replyError(it[2]));
-      return;
+      if (msg.kind === "push") {
+        this.push(msg.event, msg.model, msg.props, msg.seq);
+        return;
+      }
+      this.trigger("error", new BertsyncError(CODE.badRequest, "unexpected message from the server"));
     }
-    if (it.length === 5 && (kind === 'created' || kind === 'updated' || kind === 'deleted' || kind === 'broadcast')) {
-      var model = it[2] instanceof Atom ? it[2].name : String(it[2]);
-      this.push(kind, model, toJS(it[3]), it[4]);
-      return;
+    push(event, model, props, seq) {
+      if (this.subscriptions.duplicate(model, seq)) return;
+      if (isAttributes(props)) {
+        if (event === PUSH.created || event === PUSH.updated) this.cache.put(model, props);
+        if (event === PUSH.deleted) this.cache.delete(model, props.id);
+      } else if (Array.isArray(props) && props.length === 0) {
+        props = {};
+      }
+      const gap = this.subscriptions.advance(model, seq);
+      for (const s of this.subscriptions.subscribers(model)) {
+        s.push(event, props, seq);
+        if (gap && event !== PUSH.broadcast) s.reload();
+      }
+      this.trigger("push", event, model, props, seq);
+      if (event === PUSH.broadcast) this.trigger("broadcast", model, props, seq);
     }
-    this.trigger('error', BertsyncError('bad_request', 'unexpected message from the server'));
-  };
-
-  function replyError(reason) {
-    if (reason instanceof Tuple && reason.items.length === 2) {
-      return BertsyncError(toJS(reason.items[0]), String(toJS(reason.items[1])));
-    }
-    return BertsyncError('internal', String(toJS(reason)));
-  }
-
-  Client.prototype.push = function (event, model, props, seq) {
-    // While two transports overlap (a probe took over) the same push can
-    // come twice; Seq tells them apart.
-    var key = model + '/' + seq;
-    var now = Date.now();
-    if (this.seen.has(key) && now - this.seen.get(key) < 30000) return;
-    this.seen.set(key, now);
-    if (this.seen.size > 2000) {
-      var self = this;
-      this.seen.forEach(function (t, k) { if (now - t > 30000) self.seen.delete(k); });
-    }
-    if (props && typeof props === 'object' && !Array.isArray(props)) {
-      if (event === 'created' || event === 'updated') this.cachePut(model, props);
-      if (event === 'deleted') this.cacheDelete(model, props.id);
-    } else if (Array.isArray(props) && props.length === 0) {
-      props = {};
-    }
-    var last = this.lastSeq.get(model);
-    this.lastSeq.set(model, seq);
-    var gap = typeof last === 'number' && typeof seq === 'number' && seq > last + 1;
-    var cols = this.subscriptions.get(model);
-    if (cols) {
-      cols.forEach(function (c) {
-        applyPush(c, event, props, seq);
-        // A gap means pushes were missed (a broadcast of our own also
-        // skips one Seq): read the collection again to be sure.
-        if (gap && event !== 'broadcast') c.fetch({ remove: true, bertsyncCatchUp: true });
+    /** whenOnline resolves true once the client is online, or false after ms. */
+    whenOnline(ms) {
+      if (this.state === STATE.online) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        let timer = null;
+        const onState = (s) => {
+          if (s === STATE.online) done(true);
+        };
+        const done = (v) => {
+          this.off("state", onState);
+          clearTimeout(timer);
+          resolve(v);
+        };
+        timer = setTimeout(() => done(false), ms);
+        this.on("state", onState);
       });
     }
-    this.trigger('push', event, model, props, seq);
-    if (event === 'broadcast') this.trigger('broadcast', model, props, seq);
-  };
-
-  function applyPush(c, event, props, seq) {
-    var id = props && props.id;
-    switch (event) {
-      case 'created':
-      case 'updated': {
-        var m = id !== undefined ? c.get(id) : null;
-        if (m) m.set(m.parse(props, { bertsyncPush: true }), { bertsyncPush: true });
-        else c.add(props, { parse: true, merge: true, bertsyncPush: true });
-        break;
+    cacheRead(model, id) {
+      if (id === void 0) {
+        const list = this.cache.list(model);
+        if (!list) return Promise.reject(new BertsyncError(CODE.unavailable, "offline, and " + model + " was never read"));
+        return Promise.resolve(list);
       }
-      case 'deleted':
-        if (id !== undefined) c.remove(id, { bertsyncPush: true });
-        break;
-      case 'broadcast':
-        // A model's events bubble up to its collection: trigger once.
-        if (id !== undefined && c.get(id)) c.get(id).trigger('broadcast', props, seq);
-        else c.trigger('broadcast', props, seq);
-        break;
+      const found = this.cache.get(model, id);
+      if (!found) return Promise.reject(new BertsyncError(CODE.unavailable, "offline, and " + model + " " + id + " is not cached"));
+      return Promise.resolve(found);
     }
-    c.trigger('push', event, props, seq, c);
-  }
-
-  // The cache: the last known attributes of each model, per model type,
-  // in localStorage, so reads work offline.
-  Client.prototype.cacheLoad = function (model) {
-    try { return JSON.parse(this.storage.getItem(this.key('cache:' + model)) || 'null'); } catch (e) { return null; }
-  };
-  Client.prototype.cacheSave = function (model, list) {
-    try { this.storage.setItem(this.key('cache:' + model), JSON.stringify(list)); } catch (e) { /* a cache may fail */ }
-  };
-  Client.prototype.cachePut = function (model, attrs) {
-    if (!attrs || attrs.id === undefined) return;
-    var list = this.cacheLoad(model) || [];
-    var i = list.findIndex(function (a) { return String(a.id) === String(attrs.id); });
-    if (i >= 0) list[i] = Object.assign({}, list[i], attrs); else list.push(attrs);
-    this.cacheSave(model, list);
-  };
-  Client.prototype.cacheDelete = function (model, id) {
-    var list = this.cacheLoad(model);
-    if (!list) return;
-    this.cacheSave(model, list.filter(function (a) { return String(a.id) !== String(id); }));
-  };
-  Client.prototype.cacheRead = function (model, id) {
-    var list = this.cacheLoad(model);
-    if (id === undefined) {
-      if (!list) return Promise.reject(BertsyncError('unavailable', 'offline, and ' + model + ' was never read'));
-      return Promise.resolve(list);
-    }
-    var found = (list || []).find(function (a) { return String(a.id) === String(id); });
-    if (!found) return Promise.reject(BertsyncError('unavailable', 'offline, and ' + model + ' ' + id + ' is not cached'));
-    return Promise.resolve(Object.assign({}, found));
-  };
-
-  Client.prototype.whenOnline = function (ms) {
-    if (this.state === 'online') return Promise.resolve(true);
-    var self = this;
-    return new Promise(function (resolve) {
-      var done = function (v) { self.off('state', onState); clearTimeout(timer); resolve(v); };
-      var onState = function (s) { if (s === 'online') done(true); };
-      var timer = setTimeout(function () { done(false); }, ms);
-      self.on('state', onState);
-    });
-  };
-
-  /** read returns a model's attributes (with id) or a collection's list; from the cache when offline. */
-  Client.prototype.read = function (model, id) {
-    var self = this;
-    var wait = this.state === 'connecting' ? this.whenOnline(this.opts.readWait) : Promise.resolve();
-    return wait.then(function () {
-      if (self.state !== 'online') return self.cacheRead(model, id);
-      // Reads go after the writes already queued, so a tab reads its
-      // own writes.
-      return self.drained().then(function () {
-        return self.request('read', model, id === undefined ? [] : { id: id });
-      }).then(function (res) {
-        if (id === undefined) {
-          if (Array.isArray(res)) self.cacheSave(model, res);
-        } else {
-          self.cachePut(model, res);
-        }
-        return res;
-      }, function (e) {
-        if (e.transient) return self.cacheRead(model, id);
+    /**
+     * read returns a document's attributes (id given) or the collection's
+     * list; from the cache when offline. Online, it goes after the writes
+     * already queued, so a tab reads its own writes.
+     */
+    async read(model, id) {
+      if (this.state === STATE.connecting) await this.whenOnline(this.opts.readWait);
+      if (this.state !== STATE.online) return this.cacheRead(model, id);
+      let res;
+      try {
+        await this.drained();
+        res = await this.request(METHOD.read, model, id === void 0 ? [] : { id });
+      } catch (e) {
+        if (e.transient) return this.cacheRead(model, id);
         throw e;
-      });
-    });
-  };
-
-  /**
-   * write queues a create/update/patch/delete/broadcast and resolves with
-   * the server's reply, or at once with the local attributes when offline
-   * (the write is then sent, in order, on reconnect).
-   */
-  Client.prototype.write = function (method, model, props, liveModel) {
-    var item = { qid: newId(), method: method, model: model, props: props, at: Date.now() };
-    this.queue.push(item);
-    this.saveQueue();
-    // Apply locally now so reads made offline see it.
-    if (method === 'delete') this.cacheDelete(model, props.id);
-    else if (method !== 'broadcast') this.cachePut(model, props);
-    if (liveModel) this.models.set(item.qid, liveModel);
-    this.trigger('pending', this.queue.length);
-    var self = this;
-    var p = new Promise(function (resolve, reject) { self.waiters.set(item.qid, { resolve: resolve, reject: reject }); });
-    if (this.state === 'online') this.pump();
-    else if (this.state === 'connecting') {
-      // Right after load: give the first connection a moment before
-      // answering from local state.
-      this.whenOnline(this.opts.readWait).then(function (on) { if (!on) self.settleOffline(item); });
-    } else this.settleOffline(item);
-    return p;
-  };
-
-  Client.prototype.settleOffline = function (item) {
-    var w = this.waiters.get(item.qid);
-    if (!w) return;
-    this.waiters.delete(item.qid);
-    w.resolve(item.method === 'delete' || item.method === 'broadcast' ? {} : Object.assign({}, item.props));
-  };
-
-  // pump sends the queue in order, one write at a time, each removed only
-  // when its reply came: a write whose transport dies unanswered is sent
-  // again on reconnect.
-  Client.prototype.pump = function () {
-    var self = this;
-    if (this.pumping || this.state !== 'online' || !this.tabReady) return;
-    if (!this.queue.length) { this.fireDrained(); return; }
-    this.pumping = true;
-    var item = this.queue[0];
-    var wasSent = item.sent;
-    item.sent = true;
-    this.saveQueue();
-    this.request(item.method, item.model, item.props).then(function (res) {
-      self.finish(item, null, res);
-    }, function (err) {
-      // The connection died or timed out, or the server is busy or
-      // stopping: the write stays first in the queue and goes again, on
-      // the next connection or after a pause.
-      if (err.transient || err.code === 'unavailable' || err.code === 'rate_limited') {
-        self.pumping = false;
-        self.queue.forEach(function (q) { self.settleOffline(q); });
-        clearTimeout(self.pumpTimer);
-        self.pumpTimer = setTimeout(function () { self.pump(); }, jitter(self.opts.backoffMax));
+      }
+      if (id === void 0) {
+        if (Array.isArray(res)) this.cache.save(model, res);
+      } else {
+        this.cache.put(model, res);
+      }
+      return res;
+    }
+    /**
+     * write queues a create, update, patch, delete or broadcast and resolves
+     * with the server's reply, or at once with the local attributes when
+     * offline (the write is then sent, in order, on reconnect). late, when
+     * given, hears how a write settled offline landed: landed(reply) or
+     * refused(error).
+     */
+    write(method, model, props, late) {
+      const item = { qid: newId(), method, model, props, at: Date.now() };
+      this.queue.push(item);
+      if (method === METHOD.delete) this.cache.delete(model, props.id);
+      else if (method !== METHOD.broadcast) this.cache.put(model, props);
+      if (late) this.late.set(item.qid, late);
+      const p = new Promise((resolve, reject) => this.waiters.set(item.qid, { resolve, reject }));
+      this.trigger("pending", this.pending);
+      if (this.state === STATE.online) {
+        this.pump();
+      } else if (this.state === STATE.connecting) {
+        this.whenOnline(this.opts.readWait).then((on) => {
+          if (!on) this.settleOffline(item);
+        });
+      } else {
+        this.settleOffline(item);
+      }
+      return p;
+    }
+    settleOffline(item) {
+      const w = this.waiters.get(item.qid);
+      if (!w) return;
+      this.waiters.delete(item.qid);
+      w.resolve(item.method === METHOD.delete || item.method === METHOD.broadcast ? {} : Object.assign({}, item.props));
+    }
+    // pump sends the queue in order, one write at a time, each removed only
+    // when its reply came: a write whose transport dies unanswered is sent
+    // again on reconnect.
+    pump() {
+      if (this.pumping || this.state !== STATE.online || !this.queue.ready) return;
+      const item = this.queue.first();
+      if (!item) {
+        this.fireDrained();
         return;
       }
-      // A create sent before the connection died may have landed: its
-      // replay finds the id taken. That is the write landing once.
-      if (wasSent && item.method === 'create' && err.code === 'conflict') { self.finish(item, null, item.props); return; }
-      if (wasSent && item.method === 'delete' && err.code === 'not_found') { self.finish(item, null, {}); return; }
-      self.finish(item, err);
-    });
-  };
-
-  Client.prototype.finish = function (item, err, res) {
-    this.pumping = false;
-    var i = this.queue.indexOf(item);
-    if (i >= 0) this.queue.splice(i, 1);
-    this.saveQueue();
-    var live = this.models.get(item.qid);
-    this.models.delete(item.qid);
-    var w = this.waiters.get(item.qid);
-    this.waiters.delete(item.qid);
-    if (err) {
-      if (item.method === 'create') this.cacheDelete(item.model, item.props.id);
-      if (w) w.reject(err);
-      else if (live) live.trigger('error', live, err, {});
-      this.trigger('error', err, item);
-    } else {
-      if (res && typeof res === 'object' && !Array.isArray(res) && res.id !== undefined && item.method !== 'delete') this.cachePut(item.model, res);
-      // A broadcast's reply is its Seq, which this client is not pushed:
-      // count it, so the next push does not look like a gap.
-      if (item.method === 'broadcast' && typeof res === 'number' && this.lastSeq.get(item.model) === res - 1) this.lastSeq.set(item.model, res);
-      if (w) w.resolve(res);
-      else if (live && item.method !== 'delete' && item.method !== 'broadcast' && res && typeof res === 'object' && !Array.isArray(res)) live.set(live.parse(res, {}), {});
-      this.trigger('sent', item, res);
-    }
-    this.trigger('pending', this.queue.length);
-    this.pump();
-  };
-
-  Client.prototype.drained = function () {
-    if (!this.queue.length) return Promise.resolve();
-    var self = this;
-    return new Promise(function (resolve) { (self.drainWaiters || (self.drainWaiters = [])).push(resolve); });
-  };
-  Client.prototype.fireDrained = function () {
-    var ws = this.drainWaiters || [];
-    this.drainWaiters = [];
-    ws.forEach(function (f) { f(); });
-    this.trigger('drained');
-  };
-
-  Client.prototype.subscribe = function (model, collection) {
-    var set = this.subscriptions.get(model);
-    var first = !set;
-    if (!set) this.subscriptions.set(model, set = new Set());
-    set.add(collection);
-    if (!first || this.state !== 'online') return Promise.resolve();
-    return this.request('subscribe', model, []).catch(function (e) { if (!e.transient) throw e; });
-  };
-
-  Client.prototype.unsubscribe = function (model, collection) {
-    var set = this.subscriptions.get(model);
-    if (!set) return Promise.resolve();
-    set.delete(collection);
-    if (set.size) return Promise.resolve();
-    this.subscriptions.delete(model);
-    if (this.state !== 'online') return Promise.resolve();
-    return this.request('unsubscribe', model, []).catch(function (e) { if (!e.transient) throw e; });
-  };
-
-  /** upload PUTs a file as multipart (part "file") to apiRoot/model/id and resolves with the server's answer. */
-  Client.prototype.upload = function (model, id, file, fileName) {
-    var form = new FormData();
-    if (fileName) form.append('file', file, fileName); else form.append('file', file);
-    var url = absoluteURL(this.opts.apiRoot.replace(/\/$/, '') + '/' + encodeURIComponent(model) + '/' + encodeURIComponent(id)).href;
-    return root.fetch(url, { method: 'PUT', body: form, credentials: 'same-origin' }).then(function (res) {
-      return res.text().then(function (text) {
-        var body;
-        try { body = text ? JSON.parse(text) : {}; } catch (e) { body = { error: text }; }
-        if (!res.ok) {
-          var err = body && body.error;
-          throw BertsyncError((err && err.code) || 'http_' + res.status, (err && err.message) || (typeof err === 'string' ? err : 'upload failed: HTTP ' + res.status));
+      this.pumping = true;
+      const wasSent = item.sent;
+      item.sent = true;
+      this.queue.save();
+      this.request(item.method, item.model, item.props).then(
+        (res) => this.finish(item, null, res),
+        (err) => {
+          if (isRetryable(err)) {
+            this.pumping = false;
+            for (const q of this.queue.items) this.settleOffline(q);
+            if (this.started) this.pumpTimer.scheduleTimeout();
+            return;
+          }
+          if (wasSent && item.method === METHOD.create && err.code === CODE.conflict) this.finish(item, null, item.props);
+          else if (wasSent && item.method === METHOD.delete && err.code === CODE.notFound) this.finish(item, null, {});
+          else this.finish(item, err);
         }
-        return body;
+      );
+    }
+    finish(item, err, res) {
+      this.pumping = false;
+      this.queue.remove(item);
+      const w = this.waiters.get(item.qid);
+      this.waiters.delete(item.qid);
+      const late = this.late.get(item.qid);
+      this.late.delete(item.qid);
+      if (err) {
+        if (item.method === METHOD.create) this.cache.delete(item.model, item.props.id);
+        if (w) w.reject(err);
+        else if (late && late.refused) late.refused(err);
+        this.trigger("error", err, item);
+      } else {
+        if (isAttributes(res) && res.id !== void 0 && item.method !== METHOD.delete) this.cache.put(item.model, res);
+        if (item.method === METHOD.broadcast) this.subscriptions.own(item.model, res);
+        if (w) w.resolve(res);
+        else if (late && late.landed) late.landed(res);
+        this.trigger("sent", item, res);
+      }
+      this.trigger("pending", this.pending);
+      this.pump();
+    }
+    /** drained resolves once the queue is empty. */
+    drained() {
+      if (!this.queue.length) return Promise.resolve();
+      return new Promise((resolve) => this.drainWaiters.push(resolve));
+    }
+    fireDrained() {
+      const ws = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const f of ws) f();
+      this.trigger("drained");
+    }
+    sendSubscribe(model, props) {
+      return this.request(METHOD.subscribe, model, props).then((top) => {
+        this.subscriptions.subscribed(model, top);
+        return top;
       });
-    }, function (e) { throw BertsyncError('unavailable', 'upload failed: ' + e.message); });
+    }
+    /**
+     * subscribe adds a subscriber ({push(event, props, seq), reload()}) to
+     * model's pushes, telling the server for the first. It resolves once the
+     * server has answered, or at once when offline (the subscription is
+     * renewed on every connection).
+     */
+    subscribe(model, subscriber) {
+      if (!this.subscriptions.add(model, subscriber) || this.state !== STATE.online) return Promise.resolve();
+      return this.sendSubscribe(model, []).catch((e) => {
+        if (!e.transient) throw e;
+      });
+    }
+    /** unsubscribe removes a subscriber, telling the server after the last. */
+    unsubscribe(model, subscriber) {
+      if (!this.subscriptions.remove(model, subscriber) || this.state !== STATE.online) return Promise.resolve();
+      return this.request(METHOD.unsubscribe, model, []).catch((e) => {
+        if (!e.transient) throw e;
+      });
+    }
+    /**
+     * upload PUTs a file to apiRoot/model/id (see upload.js) with the
+     * current token, and resolves with the server's answer. Refused with a
+     * 401, it renews the token (when there is a renewToken) and tries once
+     * more; a failed renewal rejects with the 401's error.
+     */
+    async upload(model, id, file, fileName) {
+      try {
+        return await upload(this.opts.apiRoot, model, id, file, fileName, this.token);
+      } catch (e) {
+        if (e.status !== HTTP_UNAUTHORIZED || typeof this.opts.renewToken !== "function") throw e;
+        try {
+          await this.renew(RENEW.refused);
+        } catch {
+          throw e;
+        }
+      }
+      return upload(this.opts.apiRoot, model, id, file, fileName, this.token);
+    }
   };
 
-  // ---------------------------------------------------------------------
-  // 5. Backbone glue.
-  // ---------------------------------------------------------------------
-
-  function lastSegment(url) {
-    if (!url) return null;
-    var path = String(url).split('?')[0].replace(/\/+$/, '');
-    var seg = path.slice(path.lastIndexOf('/') + 1);
-    return seg ? decodeURIComponent(seg) : null;
-  }
-
-  function result(obj, prop) {
-    var v = obj && obj[prop];
-    return typeof v === 'function' ? v.call(obj) : v;
-  }
-
-  /**
-   * modelName finds the model type for a Backbone model or collection:
-   * its `name`; for a model, then its collection's `name`, its `urlRoot`'s
-   * last segment, its collection's url's last segment; for a collection,
-   * then its model class's `name` (prototype), its url's last segment.
-   */
-  function modelName(obj) {
-    var n = result(obj, 'name');
-    if (n) return String(n);
-    if (obj && obj.models !== undefined) { // a collection
-      var proto = obj.model && obj.model.prototype;
-      if (proto && proto.name && typeof proto.name === 'string') return proto.name;
-      if (proto && proto.urlRoot) { var s0 = lastSegment(result(proto, 'urlRoot')); if (s0) return s0; }
-      var s = lastSegment(result(obj, 'url'));
-      if (s) return s;
-    } else if (obj) {
-      if (obj.collection && obj.collection.name) return String(result(obj.collection, 'name'));
-      var s1 = lastSegment(result(obj, 'urlRoot'));
-      if (s1) return s1;
-      if (obj.collection) { var s2 = lastSegment(result(obj.collection, 'url')); if (s2) return s2; }
-    }
-    throw new Error('bertsync: cannot tell the model type: set `name` (or urlRoot/url) on the model or collection');
-  }
-
-  var client = null;
-  var Backbone = null;
-  var Api = Object.assign({}, Events);
-
-  function getClient() {
-    if (!client) connect();
-    return client;
-  }
-
-  /**
-   * connect (re)starts the shared client with options (see DEFAULTS) and
-   * returns it. Calling it again replaces the client; queued writes stay
-   * in localStorage and go out through the new one.
-   */
-  function connect(options) {
-    if (client) client.close();
-    client = new Client(options);
-    client.on('all', function () {
-      var args = Array.prototype.slice.call(arguments);
-      Api.trigger.apply(Api, args);
-    });
-    return client;
-  }
-
-  function sync(method, model, options) {
-    options = options || {};
-    var c = getClient();
-    var name = modelName(model);
-    var idAttr = model.idAttribute || 'id';
-    var promise;
-    var live = model.models === undefined ? model : null;
-    switch (method) {
-      case 'read':
-        promise = c.read(name, live ? model.id : undefined);
-        break;
-      case 'create': {
-        // The client names new models itself, so writes queued offline
-        // can refer to a model before the server has seen it.
-        var attrs = options.attrs || model.toJSON(options);
-        if (attrs[idAttr] === undefined || attrs[idAttr] === null) {
-          var id = newId();
-          attrs = Object.assign({}, attrs);
-          attrs[idAttr] = id;
-          // Not silent: a collection indexes its models by id on change:id,
-          // and the push of this very create must find the model.
-          if (model.set) model.set(idAttr, id);
+  // src/facade.js
+  function createBertsync() {
+    const api = new Emitter();
+    let client = null;
+    const forward = (name, ...args) => api.trigger(name, ...args);
+    const make = (options) => {
+      const c = new Client(options);
+      c.on("all", forward);
+      return c;
+    };
+    const getClient = () => {
+      if (!client) client = make();
+      return client;
+    };
+    const sync = createSync(getClient);
+    Object.assign(api, {
+      version: VERSION,
+      connect(options) {
+        const old = client;
+        client = make(options);
+        if (old) {
+          old.close();
+          old.off("all", forward);
+          client.takeOver(old);
         }
-        if (idAttr !== 'id') { attrs = Object.assign({ id: attrs[idAttr] }, attrs); }
-        promise = c.write('create', name, attrs, live);
-        break;
-      }
-      case 'update':
-      case 'patch':
-      case 'delete': {
-        var props = method === 'delete' ? {} : Object.assign({}, options.attrs || model.toJSON(options));
-        props.id = model.id;
-        promise = c.write(method, name, props, live);
-        break;
-      }
-      default:
-        promise = Promise.reject(new Error('bertsync: unknown sync method ' + method));
-    }
-    if (options.broadcast && (method === 'create' || method === 'update' || method === 'patch')) {
-      promise = promise.then(function (res) {
-        var data = Object.assign({}, model.toJSON ? model.toJSON() : {}, res || {});
-        return c.write('broadcast', name, data).then(function () { return res; });
-      });
-    }
-    promise.then(function (res) {
-      if (options.success) options.success(res);
-    }, function (err) {
-      if (options.error) options.error(err);
+        return client.connect();
+      },
+      disconnect() {
+        if (client) client.disconnect();
+      },
+      client: getClient,
+      install(Backbone) {
+        return install(Backbone || globalThis.Backbone, getClient, sync);
+      },
+      sync,
+      reconnect() {
+        if (client) client.reconnectNow();
+      },
+      setToken(token) {
+        getClient().setToken(token);
+      },
+      jwtClaims,
+      modelName,
+      newId,
+      encode,
+      decode,
+      decodeAsync,
+      toJS,
+      atom,
+      tuple,
+      Atom,
+      Tuple,
+      BitBinary,
+      CodecError,
+      bytesToBinaryString,
+      binaryStringToBytes,
+      Client
     });
-    if (model.trigger) model.trigger('request', model, promise, options);
-    return promise;
+    Object.defineProperties(api, {
+      state: { get: () => client ? client.state : STATE.offline, enumerable: true },
+      pending: { get: () => client ? client.pending : 0, enumerable: true },
+      transport: { get: () => client && client.transport ? client.transport.name : null, enumerable: true }
+    });
+    return api;
   }
 
-  /**
-   * install replaces Backbone.sync (keeping the original as
-   * Backbone.ajaxSync) and adds Collection#subscribe/unsubscribe and
-   * Model#upload/broadcast. It runs by itself when a global Backbone is
-   * there as this script loads.
-   */
-  function install(bb) {
-    bb = bb || root.Backbone;
-    if (!bb) throw new Error('bertsync: Backbone is not loaded');
-    if (bb.sync === sync) return bb;
-    Backbone = bb;
-    if (!bb.ajaxSync) bb.ajaxSync = bb.sync;
-    bb.sync = sync;
-    bb.Collection.prototype.subscribe = function (options) {
-      var self = this;
-      var name = modelName(this);
-      options = options || {};
-      var fetch = options.fetch === false ? Promise.resolve() : null;
-      return getClient().subscribe(name, this).then(function () {
-        return fetch || new Promise(function (resolve, reject) {
-          self.fetch({ success: function () { resolve(self); }, error: function (c, e) { reject(e); } });
-        });
-      });
-    };
-    bb.Collection.prototype.unsubscribe = function () {
-      return getClient().unsubscribe(modelName(this), this);
-    };
-    bb.Model.prototype.upload = function (options) {
-      var self = this;
-      options = options || {};
-      if (this.id === undefined || this.id === null) return Promise.reject(new Error('bertsync: save the model before uploading'));
-      var p = getClient().upload(modelName(this), this.id, options.file, options.fileName).then(function (res) {
-        self.set({ file: res.file });
-        self.trigger('sync', self, res, options);
-        if (options.success) options.success(res);
-        return res;
-      }, function (err) {
-        self.trigger('error', self, err, options);
-        if (options.error) options.error(err);
-        throw err;
-      });
-      return p;
-    };
-    bb.Model.prototype.broadcast = function (data) {
-      var props = Object.assign({}, data || this.toJSON());
-      if (this.id !== undefined) props.id = this.id;
-      return getClient().write('broadcast', modelName(this), props);
-    };
-    return bb;
-  }
-
-  Object.assign(Api, {
-    version: '0.1.0',
-    connect: connect,
-    install: install,
-    sync: sync,
-    client: function () { return getClient(); },
-    reconnect: function () { getClient().reconnectNow(); },
-    modelName: modelName,
-    newId: newId,
-    encode: encode,
-    decode: decode,
-    decodeAsync: decodeAsync,
-    toJS: toJS,
-    atom: function (name) { return new Atom(name); },
-    tuple: function () { return new Tuple(Array.prototype.slice.call(arguments)); },
-    Atom: Atom,
-    Tuple: Tuple,
-    BitBinary: BitBinary,
-    bytesToBinaryString: bytesToBinaryString,
-    binaryStringToBytes: binaryStringToBytes,
-    Client: Client
-  });
-  Object.defineProperty(Api, 'state', { get: function () { return client ? client.state : 'offline'; }, enumerable: true });
-  Object.defineProperty(Api, 'pending', { get: function () { return client ? client.pending : 0; }, enumerable: true });
-  Object.defineProperty(Api, 'transport', { get: function () { return client && client.transport ? client.transport.name : null; }, enumerable: true });
-
-  if (root.Backbone) install(root.Backbone);
-  return Api;
-}));
+  // src/script.js
+  var Bertsync = createBertsync();
+  if (globalThis.Backbone) Bertsync.install(globalThis.Backbone);
+  var script_default = Bertsync;
+  return __toCommonJS(script_exports);
+})();
+Bertsync = Bertsync.default;
+if (typeof module === "object" && module && module.exports) module.exports = Bertsync;
+else if (typeof define === "function" && define.amd) define([], function () { return Bertsync; });

@@ -14,6 +14,10 @@ export const SERVER = need('BERTSYNC_URL');
 export const CONTROL = need('BERTSYNC_CONTROL');
 export const CHROMIUM = process.env.BERTSYNC_CHROMIUM || '/usr/bin/chromium';
 export const ARTIFACTS = process.env.BERTSYNC_ARTIFACTS || new URL('./artifacts/', import.meta.url).pathname;
+// The server that checks tokens, and its secret's file: set only when an
+// auth test file runs (see tests/browser_test.go).
+export const AUTH_SERVER = process.env.BERTSYNC_AUTH_URL || '';
+export const JWT_SECRET_FILE = process.env.BERTSYNC_JWT_SECRET_FILE || '';
 
 // launch starts Chromium. LocalNetworkAccessChecks is off because the test
 // pages are made up by the test (route.fulfill) and so have no address:
@@ -87,24 +91,28 @@ if (window.Bertsync) Bertsync.on('all', function (name) { T.events.push(name); }
 `;
 
 /**
- * openPage opens a test page at the server's origin in a new context:
- * Backbone and, unless stock is set, bertsync.js connected with options.
- * It waits until the client is online unless waitOnline is false.
+ * openPage opens a test page at the server's origin (origin: another
+ * server's) in a new context: Backbone and, unless stock is set,
+ * bertsync.js connected with options, merged with the object the page
+ * script optionsScript evaluates to (for options that are functions).
+ * setup(page) runs before the page loads (to expose functions to it). It
+ * waits until the client is online unless waitOnline is false.
  */
-export async function openPage(browser, { options = {}, stock = false, waitOnline = true, context = null, initScript = null } = {}) {
+export async function openPage(browser, { options = {}, optionsScript = '{}', stock = false, waitOnline = true, context = null, initScript = null, origin = SERVER, setup = null } = {}) {
   const files = await loadScripts();
   const ctx = context || await browser.newContext();
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   if (initScript) await page.addInitScript(initScript);
+  if (setup) await setup(page);
   const tags = scripts.filter((p) => !(stock && p === '/bertsync.js')).map((p) => `<script src="${p}"></script>`).join('\n');
-  const connect = stock ? '' : `<script>Bertsync.connect(${JSON.stringify(options)});</script>`;
+  const connect = stock ? '' : `<script>Bertsync.connect(Object.assign(${JSON.stringify(options)}, ${optionsScript}));</script>`;
   const html = `<!doctype html><meta charset="utf-8"><title>bertsync test</title>\n${tags}\n${connect}\n<script>${helpers}</script>`;
-  await page.route(`${SERVER}/__test__`, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
+  await page.route(`${origin}/__test__`, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
   for (const p of scripts) {
-    await page.route(SERVER + p, (route) => route.fulfill({ status: 200, contentType: 'application/javascript; charset=utf-8', body: files.get(p) }));
+    await page.route(origin + p, (route) => route.fulfill({ status: 200, contentType: 'application/javascript; charset=utf-8', body: files.get(p) }));
   }
-  await page.goto(`${SERVER}/__test__`);
+  await page.goto(`${origin}/__test__`);
   if (!stock && waitOnline) await waitOnlineState(page);
   return page;
 }

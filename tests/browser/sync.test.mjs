@@ -107,7 +107,7 @@ test('errors come back as errors: an unknown id is not_found', async () => {
   await p.context().close();
 });
 
-test('as an ES module: bertsync.mjs re-exports the same client', async () => {
+test('as an ES module: bertsync.mjs exports the client, which connects when told to', async () => {
   const model = uniqueModel('esm');
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
@@ -116,12 +116,17 @@ test('as an ES module: bertsync.mjs re-exports the same client', async () => {
     <script src="/vendor/underscore.min.js"></script>
     <script src="/vendor/backbone.min.js"></script>
     <script type="module">
-      import Bertsync, { connect, encode, decode, toJS, atom } from '/bertsync.mjs';
-      window.esm = { same: Bertsync === window.Bertsync, installed: Backbone.sync === Bertsync.sync, hasAjax: typeof Backbone.ajaxSync };
-      connect();
+      import { Client, install, encode, decode, toJS, atom } from '/bertsync.mjs';
+      // Importing changes nothing, and a new client opens nothing until connect().
+      const client = new Client();
+      window.esm = { global: typeof window.Bertsync, ajaxSync: typeof Backbone.ajaxSync, before: client.state, transport: client.transport };
+      install(Backbone, client);
+      window.esm.installed = typeof Backbone.ajaxSync === 'function' && Backbone.sync !== Backbone.ajaxSync;
+      client.connect();
       const M = Backbone.Model.extend({ name: ${JSON.stringify(model)} });
       const m = new M({ text: 'module' });
       await m.save();
+      window.esm.state = client.state;
       const again = new M({ id: m.id });
       await again.fetch();
       window.esm.read = again.get('text');
@@ -130,6 +135,6 @@ test('as an ES module: bertsync.mjs re-exports the same client', async () => {
   await page.route(`${SERVER}/__esm__`, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
   await page.goto(`${SERVER}/__esm__`);
   const r = await until(page, () => window.esm && window.esm.read && window.esm);
-  assert.deepEqual(r, { same: true, installed: true, hasAjax: 'function', read: 'module', codec: ['a', 'b', 1] });
+  assert.deepEqual(r, { global: 'undefined', ajaxSync: 'undefined', before: 'offline', transport: null, installed: true, state: 'online', read: 'module', codec: ['a', 'b', 1] });
   await ctx.close();
 });

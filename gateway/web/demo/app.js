@@ -3,12 +3,30 @@
 //
 // ?transports=eventsource,longpoll in the page URL forces transports, to
 // watch the fallbacks at work.
+//
+// For a server that checks tokens (docs/client.md, Authentication), a host
+// page sets window.bertsyncAuth = {token, renewToken} before this script,
+// or the page is opened with ?token=<JWT>. With neither, it is anonymous,
+// as a server without auth wants.
 (function () {
   'use strict';
 
   var params = new URLSearchParams(location.search);
   var options = {};
   if (params.get('transports')) options.transports = params.get('transports').split(',');
+  var auth = window.bertsyncAuth || {};
+  if (auth.token) options.token = auth.token;
+  if (typeof auth.renewToken === 'function') options.renewToken = auth.renewToken;
+  if (params.get('token')) {
+    options.token = params.get('token');
+    // Out of the address bar at once: a token does not belong in the
+    // history, in bookmarks or in a Referer.
+    params.delete('token');
+    var rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  }
+  // The client opens nothing until told to: this starts the connection
+  // (and sends whatever this tab queued while it was away).
   Bertsync.connect(options);
 
   var Character = Backbone.Model.extend({
@@ -113,6 +131,7 @@
       Bertsync.on('state', this.status, this);
       Bertsync.on('pending', this.status, this);
       Bertsync.on('transport', this.status, this);
+      Bertsync.on('token', this.status, this);
       Bertsync.on('state', function (s) { log('connection ' + s + (Bertsync.transport ? ' (' + Bertsync.transport + ')' : '')); });
       Bertsync.on('error', function (err) { log('error: ' + (err && err.message)); });
       this.status();
@@ -156,6 +175,9 @@
       el.className = 'status ' + s;
       el.querySelector('.state').textContent = s;
       el.querySelector('.transport').textContent = Bertsync.transport ? 'via ' + Bertsync.transport : '';
+      // Who the token says this is (read, not verified: the server does that).
+      var claims = Bertsync.jwtClaims(Bertsync.client().token);
+      el.querySelector('.user').textContent = claims && claims.sub ? 'as ' + claims.sub : '';
       el.querySelector('.pending').textContent = Bertsync.pending + ' pending';
       el.querySelector('.pending').classList.toggle('some', Bertsync.pending > 0);
       el.querySelector('.retry').hidden = s !== 'offline';
