@@ -4,20 +4,34 @@
 //
 // # The actor tree
 //
-//	guardian (restart, always)           guardian (stop)
-//	├── model/character                  ├── session/$1
-//	├── model/todo                       ├── session/$2
+//	a guardian per model type           guardian (stop)
+//	(restart, limited)
+//	├── model/character$1                ├── session/$2
+//	├── model/todo$3                     ├── session/$4
 //	└── …  one per model type in use     └── …  one per connection
 //
-// A model actor is spawned by name on the first request for its type,
-// with a handler found in [Config.Registry] or else in
-// [Config.Documents]; a type with neither is unknown, its requests get
-// {sync, error, {not_found, …}} and nothing is spawned. Its supervisor
-// restarts it whenever it fails: a handler that panics answers its
-// request {sync, error, {internal, …}}, the actor is restarted, the
-// requests behind it in its mailbox are served, and no connection notices
-// more than that one error. Subscribers and the event counter survive the
-// restart.
+// A model actor is spawned on the first request for its type, with a
+// handler found in [Config.Registry] or else in [Config.Documents]; a
+// type with neither is unknown, its requests get {sync, error,
+// {not_found, …}} and nothing is spawned. The system's own map of model
+// types is the one registry (protoactor's names are not used to find
+// them). Its supervisor restarts it when it fails, up to
+// [Config.MaxModelRestarts] times within [Config.ModelRestartWindow]: a
+// handler that panics answers its request {sync, error, {internal, …}},
+// the actor is restarted, the requests behind it in its mailbox are
+// served, and no connection notices more than that one error.
+// Subscribers and the event counter survive the restart. One failure past
+// the limit stops the type's handler for one window: its requests get
+// {sync, error, {unavailable, …}}, and the first after the window is
+// served again.
+//
+// A model actor with no request for [Config.ModelIdleTimeout] and no
+// subscriber is passivated: stopped and removed from the map, its Seq
+// kept by the system; the next request for its type spawns another. At
+// [Config.MaxModels] live actors a new type passivates the least recently
+// used idle one, and is refused (that one request) only if none is idle.
+// A request already on its way to a passivated actor is served all the
+// same (passivation.go says how).
 //
 // A session actor that fails (a bug of this package) is stopped, not
 // restarted, and its connection closed with [InternalError]: its state,
@@ -61,7 +75,7 @@
 // delivered. A frame that is not BERT,
 // has the wrong shape, an unknown method or bad props gets
 // {sync, error, {bad_request, …}} (with the Ref if one could be read), a
-// frame over [Config.MaxFrameSize] {too_large, …}, a request without a
+// message over [Config.MaxMessageSize] {too_large, …}, a request without a
 // reply within [Config.RequestTimeout] {unavailable, …}, and a frame
 // beyond [Config.MaxPendingRequests] unanswered ones {rate_limited, …},
 // without its Ref since it is not decoded. A frame the transport could
@@ -73,9 +87,8 @@
 // transport's bounded queue is full, or the connection is gone) the
 // session stops and closes the transport with [SlowConsumer] or
 // [TransportError]. Nobody else waits for a slow client: a model actor's
-// push is one mailbox message per subscriber, encoded once for all (and
-// converted once to a text frame's form, [Frame].TextWire, for those that
-// take text).
+// push is one mailbox message per subscriber, encoded once for all, and
+// every subscriber's transport gets the same bytes.
 //
 // A session with no frame and no [Session.Touch] for
 // [Config.SessionIdleTimeout] stops with [IdleTimeout]. Pending requests

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -348,8 +349,8 @@ func wantError(t testing.TB, reply bert.Tuple, code models.Code, ref ...any) str
 
 func checkRef(t testing.TB, reply bert.Tuple, ref any) {
 	t.Helper()
-	got, _ := bert.Format(reply[len(reply)-1])
-	want, _ := bert.Format(ref)
+	got, _ := erltext.Format(reply[len(reply)-1])
+	want, _ := erltext.Format(ref)
 	if got != want {
 		t.Fatalf("reply %s carries Ref %s, want %s", format(reply), got, want)
 	}
@@ -363,7 +364,7 @@ func refSuffix(ref []any) string {
 }
 
 func format(term any) string {
-	s, err := bert.Format(term)
+	s, err := erltext.Format(term)
 	if err != nil {
 		return fmt.Sprintf("%#v", term)
 	}

@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"sync"
-
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/bertsync/bertsync/models"
@@ -48,41 +46,6 @@ type modelReply struct {
 type pushMsg struct {
 	data []byte
 	term any
-
-	// text is data as a text frame carries it, made once, by the first
-	// session that pushes in a text frame.
-	textOnce sync.Once
-	text     []byte
-}
-
-// frame is the push as a frame of the given type, in the BERT-JS profile.
-func (p *pushMsg) frame(text bool) Frame {
-	if !text {
-		return Frame{Data: p.data}
-	}
-	p.textOnce.Do(func() { p.text = binaryString(p.data) })
-	return Frame{Data: p.data, Text: true, TextWire: p.text}
-}
-
-// binaryString is data as a BERT-JS binary string in UTF-8: each byte
-// becomes the character of its value, one byte below 0x80, two from 0x80
-// up (docs/bullet.md).
-func binaryString(data []byte) []byte {
-	n := len(data)
-	for _, b := range data {
-		if b >= 0x80 {
-			n++
-		}
-	}
-	out := make([]byte, 0, n)
-	for _, b := range data {
-		if b < 0x80 {
-			out = append(out, b)
-		} else {
-			out = append(out, 0xC0|b>>6, 0x80|b&0x3F)
-		}
-	}
-	return out
 }
 
 // inboundMsg carries a frame from Session.Deliver to the session actor.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/internal/limits"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -94,18 +96,26 @@ func newRequest(method, model, props any) (models.Request, error) {
 		"unknown method %q, want create, read, update, patch, delete, subscribe, unsubscribe or broadcast", truncate(ms, 64))
 }
 
-// encodeReply encodes the reply to one request. If msg cannot be encoded
-// the client gets an internal error instead; if the Ref cannot be encoded
-// in the session's profile (a map under BERT-JS, say) the reply goes
+// encodeReply encodes the reply to one request, in at most limit bytes
+// (not positive: no limit). If msg cannot be encoded the client gets an
+// internal error instead, and if it passes the limit a too_large error:
+// a reply over the message limit is an error, never a giant frame. If
+// the Ref cannot be encoded in the session's profile (a map under
+// BERT-JS, say), or takes the error reply past the limit, the reply goes
 // without it rather than not at all.
-func encodeReply(p bert.Profile, msg any, err error, ref any, hasRef bool) []byte {
+func encodeReply(p bert.Profile, msg any, err error, ref any, hasRef bool, limit int) []byte {
 	data, encErr := bert.Append(nil, replyTuple(msg, err, ref, hasRef), p)
-	if encErr == nil {
+	if encErr == nil && !limits.Exceeds(len(data), limit) {
 		return data
 	}
 	if err == nil {
-		err = models.Errorf(models.CodeInternal, "the reply cannot be encoded: %v", encErr)
-		if data, encErr = bert.Append(nil, replyTuple(nil, err, ref, hasRef), p); encErr == nil {
+		if encErr != nil {
+			err = models.Errorf(models.CodeInternal, "the reply cannot be encoded: %v", encErr)
+		} else {
+			err = models.Errorf(models.CodeTooLarge, "reply of %d bytes exceeds the message limit of %d bytes", len(data), limit)
+		}
+		data, encErr = bert.Append(nil, replyTuple(nil, err, ref, hasRef), p)
+		if encErr == nil && !limits.Exceeds(len(data), limit) {
 			return data
 		}
 	}
@@ -114,7 +124,54 @@ func encodeReply(p bert.Profile, msg any, err error, ref any, hasRef bool) []byt
 		// Only text and atoms: cannot fail.
 		panic(fmt.Sprintf("actors: encoding an error reply: %v", encErr))
 	}
+	if over := len(data) - limit; limits.Set(limit) && over > 0 {
+		// Only a handler's error message can be this long: cut it.
+		text := models.MessageOf(err)
+		cut := truncateUTF8(text, max(len(text)-over-len("…"), 0)) + "…"
+		data, _ = bert.Append(nil, replyTuple(nil, &models.Error{Code: models.CodeOf(err), Message: cut}, nil, false), p)
+	}
 	return data
+}
+
+// The envelopes of what the server sends around a message, in the
+// BERT-JS profile (the Erlang profile's atoms are shorter), for
+// [models.Request.MaxReplySize]: the version byte, a SMALL_TUPLE_EXT
+// header, the atoms as ATOM_EXT (3 bytes and the text).
+const (
+	// replyEnvelope is {sync, ok, Msg} without Msg.
+	replyEnvelope = 1 + 2 + (3 + len("sync")) + (3 + len("ok"))
+	// pushEnvelope is {sync, created, Model, Props, Seq} without Model's
+	// text and Props; Seq is at most a SMALL_BIG_EXT of 8 bytes. The
+	// three change events have names of 7 letters.
+	pushEnvelope = 1 + 2 + (3 + len("sync")) + (3 + len("created")) + 3 + (3 + 8)
+)
+
+// replyBudget is the [models.Request.MaxReplySize] of a request whose
+// reply carries ref (when hasRef) in profile p, under a message limit of
+// limit bytes (not positive: none, and the budget is -1).
+func replyBudget(limit int, p bert.Profile, ref any, hasRef bool) int {
+	if !limits.Set(limit) {
+		return -1
+	}
+	over := replyEnvelope
+	if hasRef {
+		if data, err := bert.Append(nil, ref, p); err == nil {
+			over += len(data) - 1
+		}
+	}
+	return max(limit-over, 1)
+}
+
+// truncateUTF8 returns s cut to at most n bytes, at a character boundary
+// when s is UTF-8.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func replyTuple(msg any, err error, ref any, hasRef bool) bert.Tuple {

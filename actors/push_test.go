@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"testing"
-	"time"
 
+	"github.com/bertsync/bertsync/bert"
 	"github.com/bertsync/bertsync/models"
 )
 
 // A push must not overtake a reply that its model actor sent before it.
+// The test makes the push follow the reply closely: the create is in the
+// model's mailbox, behind the read, when the read is released.
 func TestPushAfterEarlierReply(t *testing.T) {
 	t.Parallel()
 	entered, release := make(chan struct{}, 1), make(chan struct{})
@@ -22,7 +24,15 @@ func TestPushAfterEarlierReply(t *testing.T) {
 		}
 		return req.Props, nil
 	})
-	sys := newTestSystem(t, Config{}, map[string]models.Handler{"g": h})
+	// A session sends its requests to their model actors in order, each
+	// before it reads the next frame: once p's request to mark reaches the
+	// handler, p's create before it is in g's mailbox.
+	queued := make(chan struct{}, 1)
+	mark := models.HandlerFunc(func(_ context.Context, req models.Request) (any, error) {
+		queued <- struct{}{}
+		return req.Props, nil
+	})
+	sys := newTestSystem(t, Config{}, map[string]models.Handler{"g": h, "mark": mark})
 	ts, tp := newFakeTransport(100), newFakeTransport(100)
 	s, p := sys.NewSession(ts), sys.NewSession(tp)
 	send(t, s, request("subscribe", "g", nil))
@@ -31,12 +41,15 @@ func TestPushAfterEarlierReply(t *testing.T) {
 
 	for i := range 20 {
 		send(t, s, request("read", "g", nil, int64(i)))
-		<-entered
-		send(t, p, request("create", "g", nil))
-		time.Sleep(2 * time.Millisecond) // the create waits in the model's mailbox
+		waitSignal(t, entered, "the read handler")
+		send(t, p, request("create", "g", nil, bert.Atom("create")))
+		send(t, p, request("read", "mark", nil, bert.Atom("mark")))
+		waitSignal(t, queued, "the marker handler")
 		release <- struct{}{}
 		reply, _ := tp.next(t)
-		wantOK(t, reply)
+		wantOK(t, reply, bert.Atom("create"))
+		reply, _ = tp.next(t)
+		wantOK(t, reply, bert.Atom("mark"))
 		reply, _ = ts.next(t)
 		wantOK(t, reply, int64(i))
 		push, _ := ts.next(t)
@@ -101,9 +114,10 @@ func TestPushOrderWhileBusy(t *testing.T) {
 	}
 }
 
-// A push in text frames is converted to a binary string once, and the
-// same bytes go to every text subscriber.
-func TestTextPushConvertedOnce(t *testing.T) {
+// A push to text subscribers is marked Text and carries the same bytes,
+// the one encoding of the push, to every subscriber, so that the gateway
+// can convert it to a text frame once for all of them.
+func TestTextPushSharedBytes(t *testing.T) {
 	t.Parallel()
 	sys := newTestSystem(t, Config{}, map[string]models.Handler{"m": echo})
 	ta, tb, tp := newFakeTransport(10), newFakeTransport(10), newFakeTransport(10)
@@ -120,14 +134,13 @@ func TestTextPushConvertedOnce(t *testing.T) {
 	tp.next(t)
 	_, fa := ta.next(t)
 	_, fb := tb.next(t)
-	want := binaryString(fa.Data)
-	if !fa.Text || !bytes.Equal(fa.TextWire, want) {
-		t.Fatalf("text push: Text %v, TextWire % x, want % x", fa.Text, fa.TextWire, want)
+	if !fa.Text || !fb.Text || fa.Reply || fb.Reply {
+		t.Fatalf("text pushes: a Text %v Reply %v, b Text %v Reply %v", fa.Text, fa.Reply, fb.Text, fb.Reply)
 	}
-	if !bytes.HasPrefix(fa.TextWire, []byte{0xC2, 0x83}) {
-		t.Fatalf("TextWire % x does not start with U+0083", fa.TextWire[:2])
+	if len(fa.Data) == 0 || fa.Data[0] != 131 || !bytes.Equal(fa.Data, fb.Data) {
+		t.Fatalf("push bytes: a % x, b % x", fa.Data, fb.Data)
 	}
-	if &fa.TextWire[0] != &fb.TextWire[0] {
-		t.Fatal("each subscriber got its own conversion of the push")
+	if &fa.Data[0] != &fb.Data[0] {
+		t.Fatal("each subscriber got its own encoding of the push")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/internal/limits"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -24,6 +25,10 @@ type Session struct {
 	pid     *actor.PID
 	t       Transport
 	profile bert.Profile
+	// caller is who the connection belongs to, and expires when their
+	// credentials end (zero: never).
+	caller  models.Caller
+	expires time.Time
 
 	// inflight counts frames delivered but not answered yet; overflow
 	// counts frames rejected since the session actor last looked.
@@ -38,6 +43,17 @@ type Session struct {
 
 // SessionOption is an option of [System.NewSession].
 type SessionOption func(*Session)
+
+// WithCaller makes c the caller of every request of the session: the
+// access rules and the handlers see it (DESIGN §6). When expires is not
+// zero the session ends then with [TokenExpired]. Without it the
+// session's requests are anonymous.
+func WithCaller(c models.Caller, expires time.Time) SessionOption {
+	return func(s *Session) { s.caller, s.expires = c, expires }
+}
+
+// Caller returns the caller of the session's requests.
+func (s *Session) Caller() models.Caller { return s.caller }
 
 // WithProfile makes the session encode what it sends in profile p instead
 // of the default BERT-JS profile, for Erlang peers that want the modern
@@ -100,7 +116,7 @@ func (s *Session) Deliver(f Frame) {
 			return
 		}
 	}
-	if s.inflight.Add(1) > int64(s.sys.cfg.MaxPendingRequests) {
+	if limits.Exceeds(s.inflight.Add(1), int64(s.sys.cfg.MaxPendingRequests)) {
 		s.inflight.Add(-1)
 		if s.overflow.Add(1) == 1 {
 			s.sys.as.Root.Send(s.pid, &overflowMsg{})
@@ -123,11 +139,18 @@ func (s *Session) Touch() {
 // Close ends the session because the client went away: replies still in
 // flight are dropped, and the session calls [Transport.Close] with
 // [ClientClosed]. Closing a stopped session does nothing.
-func (s *Session) Close() {
+func (s *Session) Close() { s.Stop(ClientClosed) }
+
+// Stop ends the session for reason at once, as Close does for
+// [ClientClosed]: replies still in flight are dropped, and the session
+// calls [Transport.Close] with reason. A transport's owner uses it to
+// end connections without waiting for them (a forced shutdown), since
+// only the session closes its transport.
+func (s *Session) Stop(reason CloseReason) {
 	if s.pid == nil || s.stopped.Load() {
 		return
 	}
-	s.sys.as.Root.Send(s.pid, &closeMsg{reason: ClientClosed})
+	s.sys.as.Root.Send(s.pid, &closeMsg{reason: reason})
 }
 
 // Done returns a channel closed when the session has stopped and called
@@ -177,12 +200,14 @@ type sessionActor struct {
 	pushText bool // frame type for pushes: the latest inbound one
 	draining bool
 	stopping bool
-	models   map[string]*modelState
+	models   modelCache
 
 	lastActive time.Time
 	idleTimer  *time.Timer
-	reqTimer   *time.Timer
-	reqTimerAt time.Time
+	// expiryTimer ends the session when its caller's credentials end.
+	expiryTimer *time.Timer
+	reqTimer    *time.Timer
+	reqTimerAt  time.Time
 }
 
 func (a *sessionActor) Receive(ctx actor.Context) {
@@ -223,9 +248,12 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 // count replies and pushes as activity, which they are not.
 func (a *sessionActor) started(ctx actor.Context) {
 	a.lastActive = time.Now()
+	root, self := a.s.sys.as.Root, ctx.Self()
 	if d := a.s.sys.cfg.SessionIdleTimeout; d > 0 {
-		root, self := a.s.sys.as.Root, ctx.Self()
 		a.idleTimer = time.AfterFunc(d, func() { root.Send(self, &idleCheckMsg{}) })
+	}
+	if !a.s.expires.IsZero() {
+		a.expiryTimer = time.AfterFunc(time.Until(a.s.expires), func() { root.Send(self, &closeMsg{reason: TokenExpired}) })
 	}
 }
 
@@ -255,8 +283,8 @@ func (a *sessionActor) inbound(ctx actor.Context, f Frame) {
 		a.answer(ctx, e, nil, f.Err)
 		return
 	}
-	if max := a.s.sys.cfg.MaxFrameSize; max > 0 && len(f.Data) > max {
-		a.answer(ctx, e, nil, models.Errorf(models.CodeTooLarge, "frame of %d bytes, the limit is %d", len(f.Data), max))
+	if max := a.s.sys.cfg.MaxMessageSize; limits.Exceeds(len(f.Data), max) {
+		a.answer(ctx, e, nil, models.Errorf(models.CodeTooLarge, "message of %d bytes, the limit is %d", len(f.Data), max))
 		return
 	}
 	req, ref, hasRef, err := a.decode(f.Data)
@@ -265,24 +293,32 @@ func (a *sessionActor) inbound(ctx actor.Context, f Frame) {
 		a.answer(ctx, e, nil, err)
 		return
 	}
+	req.Caller = a.s.caller
 	if a.draining {
 		a.answer(ctx, e, nil, ErrShutdown)
 		return
 	}
-	m, err := a.model(req.Model)
-	if err != nil {
+	// Should the model actor be gone (only during a forced shutdown), the
+	// request is a dead letter and its entry times out; a passivated
+	// actor is replaced.
+	if err := a.models.send(ctx, a.s.sys, req.Model, &modelRequest{id: e.id, req: req, from: a.s}); err != nil {
 		a.answer(ctx, e, nil, err)
 		return
 	}
-	// Should the model actor be gone (only during a forced shutdown), the
-	// request is a dead letter and its entry times out.
-	ctx.Send(m.pid, &modelRequest{id: e.id, req: req, from: a.s})
 	a.armRequestTimer(ctx)
 }
 
 // decode reads the request in data. A panic of the codec on hostile input
 // (a bug) answers that one request with an internal error instead of
 // closing the connection.
+//
+// The message limit bounds what decoding produces, not only the bytes
+// received: a compressed term (tag 80) may inflate to no more than the
+// limit either, and the codec allocates a bounded number of bytes per
+// byte it decodes (bert's TestDecodeMemoryBound), so decoding one message
+// costs at most a small multiple of the limit whatever its shape
+// (TestDecodeMemoryBound here). Nesting is bounded by the codec's default
+// depth, and a value's by [models.MaxValueDepth].
 func (a *sessionActor) decode(data []byte) (req models.Request, ref any, hasRef bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -290,32 +326,19 @@ func (a *sessionActor) decode(data []byte) (req models.Request, ref any, hasRef 
 			err = models.Errorf(models.CodeInternal, "the request could not be decoded; the server log has the details")
 		}
 	}()
+	limit := a.s.sys.cfg.MaxMessageSize
+	opts := bert.UnmarshalOptions{Limits: bert.Limits{MaxSize: limit, MaxDecompressed: limit}}
 	var term any
-	if err := bert.Unmarshal(data, &term); err != nil {
+	if err := opts.Unmarshal(data, &term); err != nil {
 		code := models.CodeBadRequest
 		if errors.Is(err, bert.ErrTooLarge) {
 			code = models.CodeTooLarge
 		}
 		return req, nil, false, models.Errorf(code, "not a valid BERT term: %v", err)
 	}
-	return parseRequest(term)
-}
-
-// model returns the model actor of a type, remembering it: the model
-// actors live as long as the system.
-func (a *sessionActor) model(name string) (*modelState, error) {
-	if m, ok := a.models[name]; ok {
-		return m, nil
-	}
-	m, err := a.s.sys.model(name)
-	if err != nil {
-		return nil, err
-	}
-	if a.models == nil {
-		a.models = make(map[string]*modelState)
-	}
-	a.models[name] = m
-	return m, nil
+	req, ref, hasRef, err = parseRequest(term)
+	req.MaxReplySize = replyBudget(limit, a.s.profile, ref, hasRef)
+	return req, ref, hasRef, err
 }
 
 func (a *sessionActor) enqueue(text bool) *pending {
@@ -336,7 +359,7 @@ func (a *sessionActor) enqueue(text bool) *pending {
 
 // answer sets the reply of e and sends what the queue's head allows.
 func (a *sessionActor) answer(ctx actor.Context, e *pending, msg any, err error) {
-	e.data = encodeReply(a.s.profile, msg, err, e.ref, e.hasRef)
+	e.data = encodeReply(a.s.profile, msg, err, e.ref, e.hasRef, a.s.sys.cfg.MaxMessageSize)
 	e.done = true
 	a.flush(ctx)
 }
@@ -389,7 +412,7 @@ func (a *sessionActor) push(ctx actor.Context, p *pushMsg) {
 	if a.stopping {
 		return
 	}
-	f := p.frame(a.pushText)
+	f := Frame{Data: p.data, Text: a.pushText}
 	if a.s.profile != bert.BERTJS {
 		data, err := bert.Append(nil, p.term, a.s.profile)
 		if err != nil {
@@ -455,7 +478,7 @@ func (a *sessionActor) timeoutCheck(ctx actor.Context) {
 			break
 		}
 		if !e.done {
-			e.data = encodeReply(a.s.profile, nil, models.Errorf(models.CodeUnavailable, "no reply within %v", d), e.ref, e.hasRef)
+			e.data = encodeReply(a.s.profile, nil, models.Errorf(models.CodeUnavailable, "no reply within %v", d), e.ref, e.hasRef, a.s.sys.cfg.MaxMessageSize)
 			e.done = true
 		}
 	}
@@ -496,6 +519,9 @@ func (a *sessionActor) stopped() {
 	}
 	if a.reqTimer != nil {
 		a.reqTimer.Stop()
+	}
+	if a.expiryTimer != nil {
+		a.expiryTimer.Stop()
 	}
 	if s.reason == 0 {
 		// Stopped from outside: by a forced shutdown, or by its

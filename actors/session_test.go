@@ -240,7 +240,7 @@ func TestFrameTypes(t *testing.T) {
 
 func TestBadFrames(t *testing.T) {
 	t.Parallel()
-	sys := newTestSystem(t, Config{MaxFrameSize: 4096}, map[string]models.Handler{"m": echo})
+	sys := newTestSystem(t, Config{MaxMessageSize: 4096}, map[string]models.Handler{"m": echo})
 	tr := newFakeTransport(100)
 	s := sys.NewSession(tr)
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/bertsync/bertsync/internal/limits"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -31,12 +32,34 @@ type System struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	modelGuardian   actor.SupervisorStrategy
 	sessionGuardian actor.SupervisorStrategy
-	dispatcher      *workerDispatcher
+	// modelGuardian is the one guardian of the model actors; it hands
+	// each failure to the supervisor of the actor's type, found in
+	// modelSups by PID.Id (passivation.go).
+	modelGuardian *modelGuardian
+	modelSups     sync.Map
+	dispatcher    *workerDispatcher
+	// now is the clock of the model types' restart limit (supervisor.go)
+	// and of passivation (passivation.go); tests replace it, before the
+	// first request, to end a stop or an idle time without waiting it
+	// out.
+	now func() time.Time
 
-	mu       sync.RWMutex
-	models   map[string]*modelState
+	mu sync.RWMutex
+	// models is the one registry of model actors, by type name; protoactor
+	// knows them only by unique generated ids ("model/NAME$N"). Its
+	// registry by name would be a second one: sessions and Call need the
+	// modelState (handler, done), not only a PID, and the two registries
+	// could disagree, as they did when the name was already taken
+	// (ErrNameExists) and a modelState was kept whose actor never ran.
+	// It holds the live actors only: a passivated one leaves it, and the
+	// next request for its type starts another (passivation.go).
+	models map[string]*modelState
+	// retiring holds the passivated actors that have not stopped yet,
+	// for Shutdown to wait for.
+	retiring map[*modelState]struct{}
+	// seqs holds the Seq of passivated types.
+	seqs     seqMemory
 	sessions map[*Session]struct{}
 	closing  bool
 
@@ -56,7 +79,10 @@ func NewSystem(ctx context.Context, cfg Config) (*System, error) {
 	s := &System{
 		cfg:      cfg,
 		log:      cfg.Logger,
+		now:      time.Now,
 		models:   make(map[string]*modelState),
+		retiring: make(map[*modelState]struct{}),
+		seqs:     newSeqMemory(cfg.MaxRememberedSeqs),
 		sessions: make(map[*Session]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
@@ -70,8 +96,8 @@ func NewSystem(ctx context.Context, cfg Config) (*System, error) {
 		actor.WithDeadLetterRequestLogging(false),
 	)
 	s.dispatcher = newWorkerDispatcher(idleWorkersPerProc * runtime.GOMAXPROCS(0))
-	s.modelGuardian = &restartSupervisor{log: s.log}
 	s.sessionGuardian = &stopSupervisor{log: s.log}
+	s.modelGuardian = &modelGuardian{sys: s}
 	return s, nil
 }
 
@@ -103,12 +129,11 @@ func (s *System) Call(ctx context.Context, req models.Request) (any, error) {
 	default:
 		return nil, models.Errorf(models.CodeBadRequest, "unknown method %q", req.Method)
 	}
-	m, err := s.model(req.Model)
+	ch := make(chan *modelReply, 1)
+	m, err := s.deliver(s.as.Root, req.Model, nil, &modelRequest{req: req, reply: ch})
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan *modelReply, 1)
-	s.as.Root.Send(m.pid, &modelRequest{req: req, reply: ch})
 	var timeout <-chan time.Time
 	if d := s.cfg.RequestTimeout; d > 0 {
 		t := time.NewTimer(d)
@@ -123,13 +148,23 @@ func (s *System) Call(ctx context.Context, req models.Request) (any, error) {
 	case <-timeout:
 		return nil, models.Errorf(models.CodeUnavailable, "model %q did not answer within %v", req.Model, s.cfg.RequestTimeout)
 	case <-m.done:
-		return nil, ErrShutdown
+		// The actor replied before it stopped, unless it was stopped
+		// without waiting (a forced shutdown).
+		select {
+		case r := <-ch:
+			return r.msg, r.err
+		default:
+			return nil, ErrShutdown
+		}
 	}
 }
 
-// model returns the model actor of type name, spawning it on first use.
-// An unknown type (no handler, no document model for it) is a not_found
-// error, and nothing is spawned for it.
+// model returns the live model actor of type name, spawning it if there
+// is none: on first use, or after it was passivated. Send to it through
+// [System.deliver], which copes with its passivation. An unknown type (no
+// handler, no document model for it) is a not_found error, and nothing is
+// spawned for it. At [Config.MaxModels] live actors, an idle one is
+// passivated to make room, and if none can be, this caller is refused.
 func (s *System) model(name string) (*modelState, error) {
 	s.mu.RLock()
 	m, ok := s.models[name]
@@ -157,26 +192,26 @@ func (s *System) model(name string) (*modelState, error) {
 	if s.closing {
 		return nil, ErrShutdown
 	}
-	if len(s.models) >= s.cfg.MaxModels {
+	if limits.Exceeds(len(s.models)+1, s.cfg.MaxModels) && !s.evictLocked() {
 		return nil, models.Errorf(models.CodeUnavailable, "too many model types in use (limit %d)", s.cfg.MaxModels)
 	}
-	m = newModelState(s, name, h)
+	// Each actor has a supervisor of its own, which keeps its type's
+	// restart limit, under the shared guardian.
+	sup := newModelSupervisor(s, name)
+	m = newModelState(s, name, supervisedHandler{h: h, sup: sup})
+	m.sup = sup
+	m.seq = s.seqs.take(name)
+	m.lastUsed.Store(s.now().UnixNano())
 	props := actor.PropsFromProducer(
 		func() actor.Actor { return &modelActor{m: m} },
 		actor.WithGuardian(s.modelGuardian),
 		actor.WithDispatcher(s.dispatcher),
 	)
-	pid, err := s.as.Root.SpawnNamed(props, "model/"+name)
-	if errors.Is(err, actor.ErrNameExists) {
-		// Already running: only possible if the registry and our map
-		// disagree; use the running actor, which owns the state.
-		s.log.Warn("model actor already running", "model", name)
-		err = nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("actors: spawn model %q: %w", name, err)
-	}
-	m.pid = pid
+	// The id is unique (a prefix and protoactor's sequence number), so
+	// the spawn cannot meet a running actor; the name in it is for logs.
+	m.pid = s.as.Root.SpawnPrefix(props, "model/"+name)
+	// Before the actor can get a request, and so fail.
+	s.modelSups.Store(m.pid.Id, sup)
 	s.models[name] = m
 	return m, nil
 }
@@ -214,6 +249,11 @@ func (s *System) Shutdown(ctx context.Context) error {
 	for _, m := range s.models {
 		modelList = append(modelList, m)
 	}
+	live := len(modelList)
+	// Passivated actors still stopping: waited for like the others.
+	for m := range s.retiring {
+		modelList = append(modelList, m)
+	}
 	s.mu.Unlock()
 	if first {
 		s.log.Info("actors: shutting down", "sessions", len(sessions), "models", len(modelList))
@@ -231,8 +271,9 @@ func (s *System) Shutdown(ctx context.Context) error {
 		}
 	}
 	// Poison lets each model actor answer what is in its mailbox (Calls
-	// from REST included) before it stops.
-	for _, m := range modelList {
+	// from REST included) before it stops. The passivated ones have
+	// theirs already.
+	for _, m := range modelList[:live] {
 		s.as.Root.Poison(m.pid)
 	}
 	for _, m := range modelList {
@@ -290,24 +331,4 @@ func (s *System) removeSession(ss *Session) {
 	s.mu.Lock()
 	delete(s.sessions, ss)
 	s.mu.Unlock()
-}
-
-// restartSupervisor restarts a failed model actor, always: a model type
-// must stay served, and the state that matters (subscribers, Seq) lives
-// outside the actor instance, in its modelState.
-type restartSupervisor struct{ log *slog.Logger }
-
-func (r *restartSupervisor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
-	r.log.Warn("actors: model actor failed, restarting", "actor", child.Id, "reason", fmt.Sprint(reason))
-	sup.RestartChildren(child)
-}
-
-// stopSupervisor stops a failed session actor: its state (the order of
-// pending replies) is lost, so the connection is closed rather than
-// continued with a fresh, wrong state.
-type stopSupervisor struct{ log *slog.Logger }
-
-func (r *stopSupervisor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, _ any) {
-	r.log.Error("actors: session actor failed, closing its connection", "actor", child.Id, "reason", fmt.Sprint(reason))
-	sup.StopChildren(child)
 }

@@ -7,23 +7,20 @@ import (
 
 // Frame is one message of a connection: a whole BERT term as raw bytes.
 //
-// Text says the frame came, or goes, as a BERT-JS text frame: the same
-// bytes sent one character per byte (see docs/bullet.md). The session never
-// looks at the characters; it only remembers which kind the client used, so
-// that a reply goes back as the kind of frame its request came in.
+// Text says the frame came, or goes, as a text message of the client's
+// choosing rather than a binary one; how a transport carries it is the
+// transport's business. The session never looks at the bytes' form; it
+// only remembers which kind the client used, so that a reply goes back as
+// the kind of frame its request came in.
 type Frame struct {
-	// Data is the BERT term, starting with the magic byte 131. A Frame
-	// handed to [Transport.Send] may share Data with other sessions (a push
-	// is encoded once for all subscribers): transports must not modify it.
+	// Data is the BERT term, starting with the magic byte 131. A push is
+	// encoded once for all its subscribers: every session hands its
+	// transport the same Data array for it (unless the session speaks
+	// another profile), so a transport may derive its wire form once per
+	// push, keyed by the array. Transports must not modify Data.
 	Data []byte
-	// Text is true for a BERT-JS text frame and false for a binary frame.
+	// Text is true for a text frame and false for a binary frame.
 	Text bool
-	// TextWire, when set on an outbound Text frame, is Data as a text
-	// frame carries it: the binary string in UTF-8 (one character per
-	// byte). A push is converted once for all its text subscribers this
-	// way, and transports send TextWire rather than converting Data
-	// themselves. It is shared too: transports must not modify it.
-	TextWire []byte
 	// Reply is set by the session on an outbound frame that answers a
 	// delivered frame (false for a push). Each delivered frame gets
 	// exactly one reply, in delivery order, so a transport can route the
@@ -90,6 +87,9 @@ const (
 	// InternalError: the session actor itself failed (a bug); the
 	// connection is closed rather than left in an unknown state.
 	InternalError
+	// TokenExpired: the credentials the session was opened with
+	// ([WithCaller]) expired; the client must reconnect with new ones.
+	TokenExpired
 )
 
 var closeReasonNames = [...]string{
@@ -99,6 +99,7 @@ var closeReasonNames = [...]string{
 	IdleTimeout:    "idle timeout",
 	ServerShutdown: "server shutdown",
 	InternalError:  "internal error",
+	TokenExpired:   "token expired",
 }
 
 // String returns the reason in words, such as "slow consumer".

@@ -60,3 +60,26 @@ func TestEventEncodings(t *testing.T) {
 		t.Fatalf("base64: %q", b64)
 	}
 }
+
+func TestPushTextsConvertOncePerPush(t *testing.T) {
+	var c pushTexts
+	a := []byte{131, 100, 0, 1, 0xE9}
+	b := append([]byte(nil), a...) // equal bytes, another push
+	ta := c.text(a)
+	if !bytes.Equal(ta, appendBinaryString(nil, a)) {
+		t.Fatalf("text(a) = % x", ta)
+	}
+	if again := c.text(a); &again[0] != &ta[0] {
+		t.Fatal("the same push was converted twice")
+	}
+	if tb := c.text(b); &tb[0] == &ta[0] {
+		t.Fatal("another push with equal bytes shared the first one's conversion")
+	}
+	// Once more pushes than slots went by, a is converted anew, equal.
+	for range pushTextSlots {
+		c.text([]byte{131, 97, 1})
+	}
+	if late := c.text(a); !bytes.Equal(late, ta) || &late[0] == &ta[0] {
+		t.Fatal("an evicted push did not convert anew to the same text")
+	}
+}

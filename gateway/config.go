@@ -1,29 +1,42 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/bertsync/bertsync/internal/limits"
+	"github.com/bertsync/bertsync/internal/outqueue"
 )
 
 // Defaults of the [Config] fields, used where a field is zero.
 const (
-	DefaultPath           = "/bullet"
-	DefaultMaxMessageSize = 1 << 20
-	DefaultMaxQueue       = 256
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultReadTimeout    = 30 * time.Second
-	DefaultPingInterval   = 25 * time.Second
-	DefaultPongTimeout    = 60 * time.Second
-	DefaultPollTimeout    = 30 * time.Second
-	DefaultMaxPollBuffer  = 1024
+	DefaultPath          = "/bullet"
+	DefaultMaxQueue      = 1024
+	DefaultMaxQueueSize  = 4 << 20
+	DefaultWriteTimeout  = 10 * time.Second
+	DefaultReadTimeout   = 30 * time.Second
+	DefaultPingInterval  = 25 * time.Second
+	DefaultPongTimeout   = 60 * time.Second
+	DefaultPollTimeout   = 30 * time.Second
+	DefaultMaxBodySize   = 1 << 20
+	DefaultMaxUploadSize = 32 << 20
+
+	DefaultMaxConns        = 10000
+	DefaultMaxConnsPerAddr = 1000
+	DefaultMaxPollSessions = 10000
+	DefaultMaxMessageRate  = 100
 )
 
 // Config configures a [Server]. It is passed by value to [New]; the zero
 // value of every field means its default, so Config{} is a working server
-// on /bullet.
+// on /bullet. Its limits follow the rule of every bertsync config
+// (docs/limits.md): zero means the default, a negative value no limit.
+//
+// The largest message a client may send is the actor system's
+// [actors.Config].MaxMessageSize: the transports read no more of a
+// message than that.
 type Config struct {
 	// Path is where the Bullet endpoint is mounted, for all its
 	// transports. Empty means DefaultPath ("/bullet"). It must start
@@ -31,57 +44,99 @@ type Config struct {
 	// files or static handlers (/api/, /files/).
 	Path string
 
+	// AllowedHosts lists the names this server answers to, on every
+	// route: host names or IP literals, which match on any port, or
+	// host:port ("[::1]:8080" for IPv6), which match on that port only; a
+	// Host header without a port has the scheme's (80, or 443 over TLS).
+	// A request for any other Host gets 421 Misdirected Request with the
+	// reason, which defeats DNS rebinding: a page of evil.example whose
+	// name was made to point at this server still sends Host:
+	// evil.example. Empty means the loopback names (localhost, 127.0.0.1,
+	// [::1]) on any port; [ListenAndServe] instead derives it from the
+	// listen address (see [ServeConfig.Addr]). "*" accepts any Host and
+	// so turns the protection off, for a proxy in front that checks the
+	// Host itself.
+	AllowedHosts []string
+
 	// AllowedOrigins lists the origins, besides the server's own, whose
 	// pages may connect: full origins ("https://app.example.com") or
 	// bare hosts ("app.example.com:8443"); "*" allows any. Empty means
-	// same origin only: the Origin header's host must equal the request's
-	// Host. A request without an Origin header (not from a browser) is
-	// always allowed; a rejected one gets 403 with the reason.
+	// same origin only: the Origin header's host and port must be those
+	// of the request's Host, which AllowedHosts has admitted. A request
+	// without an Origin header (not from a browser) is always allowed; a
+	// rejected one gets 403 with the reason. A listed origin gets CORS
+	// headers with credentials (cookies) on the HTTP transports and
+	// REST; one that only "*" admits gets Access-Control-Allow-Origin: *
+	// and never credentials, so no page of another site can use a
+	// visitor's cookies.
 	AllowedOrigins []string
 
-	// MaxMessageSize is the largest inbound message in bytes (the BERT
-	// term, after a BERT-JS text frame is decoded to bytes). A larger one
-	// is answered {sync, error, {too_large, …}} and dropped; the
-	// connection lives on. Zero means DefaultMaxMessageSize (1 MiB).
-	MaxMessageSize int
+	// MaxConns bounds the connections the server holds open at once:
+	// WebSockets, EventSource streams and long-polls. MaxConnsPerAddr
+	// bounds those of one client address (an IPv4 address, an IPv6 /64
+	// prefix), so that one client cannot take what every other needs
+	// (file descriptors above all). A request past MaxConns is answered
+	// 503, one past MaxConnsPerAddr 429, with the reason and before any
+	// upgrade. Browsers behind one NAT share an address: each tab holds
+	// one connection (two on the polling fallback, with its session);
+	// behind a reverse proxy every client has the proxy's address, and
+	// MaxConnsPerAddr should then be MaxConns.
+	MaxConns        int
+	MaxConnsPerAddr int
 
-	// MaxQueue bounds the frames waiting to be written to one WebSocket
-	// client. When it is full the client is a slow consumer and its
-	// session is closed, so that it slows nobody else down. Zero means
-	// DefaultMaxQueue.
-	MaxQueue int
+	// MaxPollSessions bounds the sessions of the HTTP transports alive at
+	// once (a session outlives its requests, until the actors'
+	// SessionIdleTimeout). One client address may hold at most
+	// MaxConnsPerAddr of them. A request that would start one more is
+	// answered 503 past MaxPollSessions, 429 past the address's share.
+	MaxPollSessions int
+
+	// MaxMessageRate bounds the messages one client sends, per second,
+	// on one WebSocket or polling session, measured by a token bucket of
+	// MaxMessageBurst messages that refills at MaxMessageRate a second.
+	// A message over the rate is not processed but answered, in its
+	// place among the replies, with {sync, error, {rate_limited, …}}
+	// (a "ping" over the rate gets no "pong"). This bounds the work one
+	// connection makes besides the actors' MaxPendingRequests, which
+	// bounds the requests in flight. MaxMessageBurst zero means twice
+	// MaxMessageRate; either negative means no rate limit.
+	MaxMessageRate  int
+	MaxMessageBurst int
+
+	// MaxQueue bounds the messages waiting to be sent to one client, on
+	// every transport: the frames a WebSocket has not written yet, the
+	// messages a polling session (long-poll, EventSource, POST) keeps for
+	// its client between polls. MaxQueueSize bounds the same messages in
+	// bytes of BERT; a single message larger than it still goes through
+	// an empty queue. A client whose queue would pass either bound is a
+	// slow consumer: its session ends (WebSocket close 1008, "slow
+	// consumer"), the reason is logged, and nobody else slows down.
+	MaxQueue     int
+	MaxQueueSize int
 
 	// WriteTimeout bounds every write to a client: a WebSocket frame, an
-	// EventSource batch, a poll or POST response. Zero means
-	// DefaultWriteTimeout.
+	// EventSource batch, a poll or POST response.
 	WriteTimeout time.Duration
 
 	// ReadTimeout bounds reading the body of one POST, so that a client
-	// trickling bytes cannot hold a request open. Zero means
-	// DefaultReadTimeout.
+	// trickling bytes cannot hold a request open.
 	ReadTimeout time.Duration
 
 	// PingInterval is how often the server pings an idle WebSocket client
 	// and sends an EventSource comment, so that proxies and the client
 	// see traffic (Bullet's WebSockets dropped after 60 idle seconds).
-	// Zero means DefaultPingInterval; negative disables pings.
+	// Negative disables pings.
 	PingInterval time.Duration
 
 	// PongTimeout closes a WebSocket when nothing, not even a pong, came
-	// from the client for that long. It must exceed PingInterval. Zero
-	// means DefaultPongTimeout; negative means no read deadline.
+	// from the client for that long. It must exceed PingInterval.
+	// Negative means no read deadline.
 	PongTimeout time.Duration
 
 	// PollTimeout is how long a long-poll GET is held waiting for a
-	// message before it is answered 204 No Content. Zero means
-	// DefaultPollTimeout.
+	// message before it is answered 204 No Content. Negative holds it
+	// until a message comes or the session ends.
 	PollTimeout time.Duration
-
-	// MaxPollBuffer bounds the messages a polling session (long-poll,
-	// EventSource, POST) keeps for its client between polls. When it is
-	// full the client is a slow consumer and its session ends. Zero means
-	// DefaultMaxPollBuffer.
-	MaxPollBuffer int
 
 	// DataDir is the server's data directory; the upload handler stores
 	// files under it (DataDir/files/<sha256>, with DataDir/tmp for files
@@ -90,18 +145,23 @@ type Config struct {
 	DataDir string
 
 	// MaxBodySize is the largest JSON or form body of a REST request, in
-	// bytes; a larger one is answered 413. Zero or negative means
-	// DefaultMaxBodySize (1 MiB).
+	// bytes; a larger one is answered 413.
 	MaxBodySize int64
 
 	// MaxUploadSize is the largest file an upload may hold, in bytes; a
 	// larger one is answered 413 and nothing of it is kept. The file is
-	// streamed to disk, so this bounds disk use, not memory. Zero or
-	// negative means DefaultMaxUploadSize (32 MiB).
+	// streamed to disk, so this bounds disk use, not memory.
 	MaxUploadSize int64
+
+	// Authenticator finds out who sent each request; nil means every
+	// caller is anonymous (and only "public" rules let them through).
+	Authenticator Authenticator
 
 	// Logger receives the gateway's logs. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// now is the rate limiter's clock, for tests; nil means time.Now.
+	now func() time.Time
 }
 
 // Validate reports settings of c that cannot work, the error [New]
@@ -133,45 +193,35 @@ func (c Config) withDefaults() (Config, error) {
 		c.Path == "/files" || strings.HasPrefix(c.Path, "/files/") {
 		return c, fmt.Errorf("gateway: path %q collides with /api/ or /files/ or has an empty segment", c.Path)
 	}
-	if c.MaxMessageSize == 0 {
-		c.MaxMessageSize = DefaultMaxMessageSize
+	c.MaxQueue = limits.Resolve(c.MaxQueue, DefaultMaxQueue)
+	c.MaxQueueSize = limits.Resolve(c.MaxQueueSize, DefaultMaxQueueSize)
+	c.WriteTimeout = limits.Resolve(c.WriteTimeout, DefaultWriteTimeout)
+	c.ReadTimeout = limits.Resolve(c.ReadTimeout, DefaultReadTimeout)
+	c.PingInterval = limits.Resolve(c.PingInterval, DefaultPingInterval)
+	c.PongTimeout = limits.Resolve(c.PongTimeout, DefaultPongTimeout)
+	c.PollTimeout = limits.Resolve(c.PollTimeout, DefaultPollTimeout)
+	c.MaxBodySize = limits.Resolve(c.MaxBodySize, DefaultMaxBodySize)
+	c.MaxUploadSize = limits.Resolve(c.MaxUploadSize, DefaultMaxUploadSize)
+	c.MaxConns = limits.Resolve(c.MaxConns, DefaultMaxConns)
+	c.MaxConnsPerAddr = limits.Resolve(c.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
+	c.MaxPollSessions = limits.Resolve(c.MaxPollSessions, DefaultMaxPollSessions)
+	c.MaxMessageRate = limits.Resolve(c.MaxMessageRate, DefaultMaxMessageRate)
+	if c.MaxMessageRate > 0 {
+		c.MaxMessageBurst = limits.Resolve(c.MaxMessageBurst, 2*c.MaxMessageRate)
 	}
-	if c.MaxQueue == 0 {
-		c.MaxQueue = DefaultMaxQueue
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.PingInterval == 0 {
-		c.PingInterval = DefaultPingInterval
-	}
-	if c.PongTimeout == 0 {
-		c.PongTimeout = DefaultPongTimeout
-	}
-	if c.PollTimeout == 0 {
-		c.PollTimeout = DefaultPollTimeout
-	}
-	if c.MaxPollBuffer == 0 {
-		c.MaxPollBuffer = DefaultMaxPollBuffer
+	if _, err := parseAllowedHosts(c.AllowedHosts); err != nil {
+		return c, err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	var errs []error
-	if c.MaxMessageSize < 0 || c.MaxQueue < 0 || c.MaxPollBuffer < 0 {
-		errs = append(errs, errors.New("MaxMessageSize, MaxQueue and MaxPollBuffer must not be negative"))
-	}
-	if c.WriteTimeout < 0 || c.ReadTimeout < 0 || c.PollTimeout < 0 {
-		errs = append(errs, errors.New("WriteTimeout, ReadTimeout and PollTimeout must not be negative"))
-	}
 	if c.PingInterval > 0 && c.PongTimeout > 0 && c.PongTimeout <= c.PingInterval {
-		errs = append(errs, fmt.Errorf("PongTimeout %v must exceed PingInterval %v", c.PongTimeout, c.PingInterval))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return c, fmt.Errorf("gateway: %w", err)
+		return c, fmt.Errorf("gateway: PongTimeout %v must exceed PingInterval %v", c.PongTimeout, c.PingInterval)
 	}
 	return c, nil
+}
+
+// queueLimits are the bounds of every client's outbound queue.
+func (c *Config) queueLimits() outqueue.Limits {
+	return outqueue.Limits{MaxMessages: c.MaxQueue, MaxBytes: c.MaxQueueSize}
 }

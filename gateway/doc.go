@@ -21,6 +21,34 @@
 // server's own origin or one of [Config.AllowedOrigins]; others get 403
 // with the reason. Once shutdown has begun, requests get 503.
 //
+// # Admission
+//
+// Every request, on every route, must name a host the server serves
+// ([Config.AllowedHosts]: by default the loopback names; [ListenAndServe]
+// derives them from its listen address), or it gets 421 Misdirected
+// Request. This defeats DNS rebinding, where a page of evil.example makes
+// its name resolve to this server: the browser still sends Host:
+// evil.example and, the Origin matching that Host, would pass the
+// same-origin check. A page's own origin is therefore the Host it asked
+// for only once that Host is one of the allowed.
+//
+// Connections that stay open (WebSockets, EventSource streams,
+// long-polls) are bounded in all by [Config.MaxConns] and per client
+// address (an IPv4 address, an IPv6 /64) by [Config.MaxConnsPerAddr];
+// polling sessions by [Config.MaxPollSessions] and the same per-address
+// bound. Past a bound a request gets 503 (the server is full) or 429 (this
+// address holds its share), with the reason, before any upgrade, so one
+// client cannot starve the others. [ListenAndServe] also closes, as soon
+// as they are accepted, TCP connections of an address that already has
+// twice MaxConnsPerAddr open, so that connections sending no request, or
+// idle between requests, cannot take every file descriptor either.
+//
+// Each WebSocket and each polling session has a token bucket of
+// [Config.MaxMessageBurst] messages refilled at [Config.MaxMessageRate] a
+// second (by default 100 a second, bursts of 200); a message that finds
+// it empty is not processed but answered {sync, error, {rate_limited, …}}
+// in its place among the replies.
+//
 // # Messages
 //
 // A message is one BERT term. On a WebSocket it travels in a binary frame
@@ -55,7 +83,7 @@
 //     nothing is lost.
 //
 // Every malformed message gets an error reply and the connection lives
-// on: a message over [Config.MaxMessageSize] gets {sync, error,
+// on: a message over the actors' MaxMessageSize gets {sync, error,
 // {too_large, …}} (the rest of it is read and discarded, up to 16 times
 // the limit, beyond which a WebSocket is closed with 1009), a text frame
 // or body that is not a binary string {bad_request, …}, and whatever the
@@ -74,10 +102,13 @@
 // characters of A-Z a-z 0-9 - _) to give each page its own session under
 // the browser's cookie; bertsync.js does, stock bullet.js does not and
 // gets one session per browser, as in Bullet. A cookie is only ever
-// kept when the server issued it and it still has a live session. The session keeps what arrives between polls, up to
-// [Config.MaxPollBuffer] messages, so the fallback loses nothing that
-// Bullet would lose. The reply to a POST is that POST's response; pushes
-// go to the polls and streams. A session without requests for the
+// kept when the server issued it and it still has a live session. The
+// session keeps what arrives between polls in its outbound queue, so the
+// fallback loses nothing that Bullet would lose; a message leaves the
+// queue only to be written, and one whose write fails goes back for the
+// next poll. The reply to a POST is that POST's response (or, if that
+// cannot be written, the next poll's); pushes go to the polls and
+// streams. A session without requests for the
 // actors' SessionIdleTimeout ends, and its cookie then starts a new one.
 //
 // # Limits and slow clients
@@ -85,10 +116,13 @@
 // Every read and write has a deadline ([Config.WriteTimeout],
 // [Config.PongTimeout]). The server pings WebSocket clients and sends
 // EventSource comments every [Config.PingInterval], so idle connections
-// stay up behind proxies. Outbound messages wait in a bounded queue
-// ([Config.MaxQueue] per WebSocket, [Config.MaxPollBuffer] per polling
-// session); when it is full the client is a slow consumer and its session
-// is closed, so that it slows nobody else down.
+// stay up behind proxies. Outbound messages wait in one queue per client,
+// the same type for every transport (internal/outqueue), bounded by
+// [Config.MaxQueue] messages and [Config.MaxQueueSize] bytes; a client
+// whose queue would pass either is a slow consumer and its session is
+// closed (WebSocket close 1008, the reason logged), so that it slows
+// nobody else down. A push is converted to a text frame's form once for
+// all its subscribers.
 //
 // # REST, uploads and browser files
 //
@@ -112,10 +146,10 @@
 // conflict 409, unauthorized 401, forbidden 403, too_large 413,
 // rate_limited 429, unavailable 503, internal 500) with the body
 // {"error": {"code": Code, "message": Message}}. Bodies are JSON mapped to
-// terms as [ParseJSON] says, replies terms mapped to JSON as [AppendJSON]
-// says. Uploads are streamed to [Config.DataDir] and stored under their
-// SHA-256, at most [Config.MaxUploadSize] bytes; the model's file attribute
-// is set with a patch, so subscribers hear of it.
+// terms as [jsonterm.Parse] says, replies terms mapped to JSON as
+// [jsonterm.Append] says. Uploads are streamed to [Config.DataDir] and
+// stored under their SHA-256, at most [Config.MaxUploadSize] bytes; the
+// model's file attribute is set with a patch, so subscribers hear of it.
 //
 // # Caveats
 //

@@ -4,15 +4,17 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/bertsync/bertsync/actors"
+	"github.com/bertsync/bertsync/internal/outqueue"
 )
 
 // The EventSource transport: a GET with Accept: text/event-stream gets a
 // stream of the session's messages, one event each (see sse.go for the
 // encodings). The headers go once; each batch of messages is written with
-// a deadline and flushed. Every [Config.PingInterval] a comment line keeps
-// proxies from timing the stream out and tells the session its client is
-// alive.
+// a deadline and flushed, and the deadline is cleared after the flush:
+// over HTTP/2 a write deadline is the stream's, and one left armed would
+// reset an idle stream once it passed. Every [Config.PingInterval] a
+// comment line keeps proxies from timing the stream out and tells the
+// session its client is alive.
 //
 // Stock bullet.js cannot receive a message holding a CR byte this way. When
 // one is due, the stream ends before it, the message stays buffered, and
@@ -27,11 +29,21 @@ import (
 const base64Param = "bertsync"
 
 func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
+	// A stream is a connection like a WebSocket (admission.go).
+	release, ok := s.admitConn(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	p, ok := s.beginPollRequest(w, r)
 	if !ok {
 		return
 	}
 	defer s.track(-1)
+	if !canFlush(w) {
+		httpError(w, http.StatusInternalServerError, "this server cannot stream responses: use long-polling")
+		return
+	}
 	b64 := r.URL.Query().Get(base64Param) == "1"
 	if !b64 && p.stockRefused() {
 		httpError(w, http.StatusNotAcceptable,
@@ -56,36 +68,45 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 
 	// write sends buf with a deadline and flushes it.
 	write := func(buf []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		rc.SetWriteDeadline(s.writeDeadline())
 		if _, err := w.Write(buf); err != nil {
 			return false
 		}
-		return rc.Flush() == nil
+		if rc.Flush() != nil {
+			return false
+		}
+		return rc.SetWriteDeadline(time.Time{}) == nil
 	}
 	// A comment first, so that the client sees the stream open now.
 	if !write([]byte(":\n\n")) {
 		return
 	}
+	// Another request of the session may be waiting too: whatever this
+	// one leaves in the queue is its to take.
+	defer p.queue.Signal()
 	var buf []byte
+	var batch []outqueue.Item
 	for {
-		batch, blocked, wait := p.takeEvents(b64)
+		var blocked bool
+		batch, blocked = p.takeEvents(batch[:0], b64)
 		if len(batch) > 0 {
 			buf = buf[:0]
-			for _, f := range batch {
+			for _, it := range batch {
 				if b64 {
-					buf = appendEventBase64(buf, f.Data)
+					buf = appendEventBase64(buf, it.Data)
 				} else {
-					buf, _ = appendEventStock(buf, f.Data)
+					buf, _ = appendEventStock(buf, it.Data)
 				}
 			}
 			if !write(buf) {
 				// Most likely nothing arrived: keep the batch for the
 				// next poll or stream rather than lose it.
-				p.putBack(batch)
+				p.queue.PutFront(batch)
 				return
 			}
+			clear(batch)
 			if cap(buf) > 64<<10 {
-				buf = nil
+				buf, batch = nil, nil
 			}
 		}
 		if blocked {
@@ -93,7 +114,7 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		select {
-		case <-wait:
+		case <-p.queue.Ready():
 		case <-tick.C:
 			p.sess.Touch()
 			if s.cfg.PingInterval > 0 && !write([]byte(":\n\n")) {
@@ -109,50 +130,41 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// takeEvents takes the buffered messages a stream can send: all of them
-// in base64 mode; in stock mode those before the first one holding a CR
-// byte, which sets blocked and refuses stock streams from then on.
-func (p *pollSession) takeEvents(b64 bool) (batch []actors.Frame, blocked bool, wait <-chan struct{}) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := len(p.buf)
-	if !b64 {
-		for i, f := range p.buf {
-			if !stockSendable(f.Data) {
-				n, blocked = i, true
-				p.noStockStream = true
-				break
-			}
-		}
+// takeEvents appends to batch the queued messages a stream can send: all
+// of them in base64 mode; in stock mode those before the first one holding
+// a CR byte, which sets blocked and refuses stock streams from then on.
+func (p *pollSession) takeEvents(batch []outqueue.Item, b64 bool) (_ []outqueue.Item, blocked bool) {
+	if b64 {
+		return p.queue.TakeAll(batch), false
 	}
-	batch = append([]actors.Frame(nil), p.buf[:n]...)
-	clear(p.buf[:n])
-	p.buf = p.buf[n:]
-	if len(p.buf) == 0 {
-		p.buf = nil
-	}
-	return batch, blocked, p.wake
+	batch = p.queue.TakeWhile(batch, func(it outqueue.Item) bool { return stockSendable(it.Data) })
+	return batch, p.stockRefused()
 }
 
-// putBack returns a batch that could not be written to the buffer's front.
-func (p *pollSession) putBack(batch []actors.Frame) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.buf = append(batch, p.buf...)
-}
-
-// stockRefused reports whether stock EventSource requests are refused.
+// stockRefused reports whether stock EventSource requests are refused:
+// they are from the first time a message they cannot carry is next.
 func (p *pollSession) stockRefused() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.noStockStream {
-		return true
-	}
-	if len(p.buf) > 0 && !stockSendable(p.buf[0].Data) {
-		p.noStockStream = true
+	if !p.noStockStream {
+		if it, ok := p.queue.Peek(); ok && !stockSendable(it.Data) {
+			p.noStockStream = true
+		}
 	}
 	return p.noStockStream
+}
+
+// canFlush reports whether w, or a writer it wraps, can flush: a stream
+// that cannot be flushed would never reach the client.
+func canFlush(w http.ResponseWriter) bool {
+	for {
+		switch u := w.(type) {
+		case http.Flusher:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = u.Unwrap()
+		default:
+			return false
+		}
+	}
 }

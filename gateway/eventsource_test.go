@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -167,5 +169,41 @@ func TestEventSourceNewSessionAndPost(t *testing.T) {
 	}
 	if push := format(t, raw); !strings.HasPrefix(push, "{sync,broadcast,chat,") || !strings.Contains(push, `<<"hello">>`) {
 		t.Fatalf("push %s", push)
+	}
+}
+
+// Over HTTP/2 a write deadline belongs to the stream: one left armed
+// after a flush would reset an idle EventSource stream once it passed.
+// The stream must outlive several write timeouts and still get pushes.
+func TestEventSourceHTTP2OutlivesWriteTimeouts(t *testing.T) {
+	t.Parallel()
+	const writeTimeout = 100 * time.Millisecond
+	ts := newTLSTestServer(t, Config{WriteTimeout: writeTimeout})
+	a := ts.httpClient(t)
+	a.postTerm(`{sync, subscribe, note, []}`)
+	es, status := a.eventSource("?bertsync=1")
+	if status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	if es.resp.ProtoMajor != 2 {
+		t.Fatalf("stream over %s, want HTTP/2", es.resp.Proto)
+	}
+	writer := ts.httpClient(t)
+	for round := range 3 {
+		// Idle for longer than a write timeout, then a push.
+		<-time.After(3 * writeTimeout)
+		writer.postTerm(fmt.Sprintf(`{sync, create, note, [{round, %d}]}`, round))
+		ev, err := es.next()
+		if err != nil {
+			t.Fatalf("round %d: the stream failed after %v idle: %v", round, 3*writeTimeout, err)
+		}
+		data, err := base64.StdEncoding.DecodeString(ev)
+		if err != nil {
+			t.Fatalf("round %d: event %q: %v", round, ev, err)
+		}
+		want := fmt.Sprintf("{round,%d}", round)
+		if got := format(t, data); !strings.HasPrefix(got, "{sync,created,note,") || !strings.Contains(got, want) {
+			t.Fatalf("round %d: push %s, want a created note with %s", round, got, want)
+		}
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -34,6 +36,16 @@ type Server struct {
 	polls map[string]*pollSession // by cookie + "/" + channel
 	// browsers counts the live polling sessions of each cookie.
 	browsers map[string]int
+	// maxMessage is the largest message a client may send, from the
+	// actor system's config (noMessageLimit for none).
+	maxMessage int
+	pushTexts  pushTexts
+	// hosts is the parsed Config.AllowedHosts; admit counts the
+	// connections and polling sessions against their limits.
+	hosts hostPolicy
+	admit *admission
+	// now is the clock of the rate limiters.
+	now func() time.Time
 	// active counts running Bullet handlers and live polling sessions.
 	active sync.WaitGroup
 }
@@ -58,6 +70,18 @@ func New(sys *actors.System, cfg Config) (*Server, error) {
 		polls:    make(map[string]*pollSession),
 		browsers: make(map[string]int),
 	}
+	if s.hosts, err = parseAllowedHosts(cfg.AllowedHosts); err != nil {
+		return nil, err
+	}
+	s.admit = newAdmission(&s.cfg)
+	s.now = cfg.now
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.maxMessage = sys.Config().MaxMessageSize
+	if s.maxMessage <= 0 {
+		s.maxMessage = noMessageLimit
+	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
@@ -75,8 +99,14 @@ func New(sys *actors.System, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP routes r to the Bullet endpoint or the other handlers.
+// ServeHTTP routes r to the Bullet endpoint or the other handlers. A
+// request whose Host is not one of [Config.AllowedHosts] gets 421
+// Misdirected Request, whatever its route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := s.checkHost(r); err != nil {
+		s.refuse(w, r, &refusal{http.StatusMisdirectedRequest, err.Error()})
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -104,27 +134,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close ends every connection at once: WebSockets are closed without
-// waiting for replies in flight, polling sessions end. It does not wait
-// for the handlers to return.
+// Close ends every connection at once: each session stops without
+// waiting for its replies in flight and closes its transport, and a
+// WebSocket whose writer is stuck on a full socket is dropped. It does
+// not wait for the handlers to return.
 func (s *Server) Close() error {
 	s.beginShutdown()
 	s.mu.Lock()
-	conns := make([]*wsConn, 0, len(s.conns))
+	sessions := make([]*actors.Session, 0, len(s.conns)+len(s.polls))
+	var sockets []*websocket.Conn
 	for c := range s.conns {
-		conns = append(conns, c)
+		sessions = append(sessions, c.sess)
+		sockets = append(sockets, c.conn)
 	}
-	polls := make([]*pollSession, 0, len(s.polls))
 	for _, p := range s.polls {
-		polls = append(polls, p)
+		sessions = append(sessions, p.sess)
 	}
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.conn.Close()
+	for _, ss := range sessions {
+		ss.Stop(actors.ServerShutdown)
 	}
-	for _, p := range polls {
-		p.sess.Close()
-		p.Close(actors.ServerShutdown)
+	// The socket is the reader's and writer's, not the transport's
+	// close: closing it wakes both, and the reader then ends the
+	// session, which is stopped already.
+	for _, c := range sockets {
+		c.NetConn().SetDeadline(time.Now())
 	}
 	return nil
 }
@@ -173,6 +207,13 @@ func (s *Server) serveBullet(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, err.Error())
 		return
 	}
+	if r.Method != http.MethodOptions {
+		id, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		r = withIdentity(r, id)
+	}
 	switch {
 	case websocket.IsWebSocketUpgrade(r):
 		s.serveWebSocket(w, r)
@@ -184,7 +225,7 @@ func (s *Server) serveBullet(w http.ResponseWriter, r *http.Request) {
 		s.servePost(w, r)
 	case r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
 		r.Header.Get("Access-Control-Request-Method") != "":
-		servePreflight(w, r, "GET, POST")
+		s.servePreflight(w, r, "GET, POST")
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		httpError(w, http.StatusMethodNotAllowed,
@@ -192,58 +233,111 @@ func (s *Server) serveBullet(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// originPolicy is the origin check and CORS of a [Server], for the REST
+// handler beside the Bullet endpoint.
+type originPolicy interface {
+	checkOrigin(r *http.Request) error
+	allowCORS(w http.ResponseWriter, r *http.Request)
+	servePreflight(w http.ResponseWriter, r *http.Request, methods string)
+}
+
+var _ originPolicy = (*Server)(nil)
+
+// originKind is how [Config.AllowedOrigins] admits an origin.
+type originKind int
+
+const (
+	originRefused originKind = iota
+	originOwn                // a page of this server
+	originListed             // named in AllowedOrigins
+	originAny                // admitted by "*" only
+)
+
+// classifyOrigin says how r's Origin header is admitted. A page's own
+// origin is one whose host and port are those of the request's Host,
+// which [Server.ServeHTTP] has checked against [Config.AllowedHosts]:
+// a page of a rebound name never gets this far.
+func (s *Server) classifyOrigin(r *http.Request, origin string) originKind {
+	u, err := url.Parse(origin)
+	if err == nil && u.Host != "" {
+		if sameAuthority(u, r) {
+			return originOwn
+		}
+		for _, a := range s.cfg.AllowedOrigins {
+			if strings.Contains(a, "://") {
+				if strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+					return originListed
+				}
+			} else if strings.EqualFold(a, u.Host) {
+				return originListed
+			}
+		}
+	}
+	if slices.Contains(s.cfg.AllowedOrigins, "*") {
+		return originAny
+	}
+	return originRefused
+}
+
+// sameAuthority reports whether the origin u names the host and port of
+// r's Host. A side without a port has its scheme's; when neither has one
+// only the hosts are compared, so that a proxy in front that ends TLS
+// (r.TLS is nil, the origin https) changes nothing.
+func sameAuthority(u *url.URL, r *http.Request) bool {
+	oh, op, err := splitHost(u.Host)
+	if err != nil {
+		return false
+	}
+	rh, rp, err := splitHost(r.Host)
+	if err != nil || oh != rh {
+		return false
+	}
+	switch {
+	case op == rp:
+		return true
+	case op == "":
+		return rp == map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	case rp == "":
+		return op == defaultPort(r)
+	}
+	return false
+}
+
 // checkOrigin enforces [Config.AllowedOrigins] on requests from browsers
 // (those with an Origin header).
 func (s *Server) checkOrigin(r *http.Request) error {
 	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if origin == "" || s.classifyOrigin(r, origin) != originRefused {
 		return nil
-	}
-	for _, a := range s.cfg.AllowedOrigins {
-		if a == "*" {
-			return nil
-		}
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("origin %q not allowed: not a valid origin", origin)
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return nil
-	}
-	for _, a := range s.cfg.AllowedOrigins {
-		if strings.Contains(a, "://") {
-			if strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
-				return nil
-			}
-		} else if strings.EqualFold(a, u.Host) {
-			return nil
-		}
 	}
 	return fmt.Errorf("origin %q not allowed: only pages of %s and the allowed origins may connect", origin, r.Host)
 }
 
 // allowCORS lets an allowed foreign origin read the response of an HTTP
-// transport, with its cookie.
-func allowCORS(w http.ResponseWriter, r *http.Request) {
+// transport: a listed origin with its cookies, any other one that "*"
+// admits without them, so that "*" never lets a foreign page act with a
+// visitor's cookies.
+func (s *Server) allowCORS(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return
 	}
-	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
-		return
-	}
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	h.Add("Vary", "Origin")
+	switch s.classifyOrigin(r, origin) {
+	case originListed:
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+	case originAny:
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
 }
 
 // servePreflight answers a CORS preflight of an allowed origin for the
 // given methods (bullet.js sends an X-Socket-Transport header, which needs
 // one; REST clients send PUT, PATCH and DELETE).
-func servePreflight(w http.ResponseWriter, r *http.Request, methods string) {
-	allowCORS(w, r)
+func (s *Server) servePreflight(w http.ResponseWriter, r *http.Request, methods string) {
+	s.allowCORS(w, r)
 	h := w.Header()
 	h.Set("Access-Control-Allow-Methods", methods)
 	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -47,6 +48,18 @@ func newTestServer(t *testing.T, cfg Config) *testServer {
 // Documents and Logger are filled in.
 func newTestServerActors(t *testing.T, cfg Config, acfg actors.Config) *testServer {
 	t.Helper()
+	return startTestServer(t, cfg, acfg, false)
+}
+
+// newTLSTestServer is newTestServer over TLS, with HTTP/2; its clients
+// (httpClient, ts.Client) trust its certificate and speak HTTP/2.
+func newTLSTestServer(t *testing.T, cfg Config) *testServer {
+	t.Helper()
+	return startTestServer(t, cfg, actors.Config{}, true)
+}
+
+func startTestServer(t *testing.T, cfg Config, acfg actors.Config, useTLS bool) *testServer {
+	t.Helper()
 	store, err := models.OpenStore(filepath.Join(t.TempDir(), "bertsync.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +78,13 @@ func newTestServerActors(t *testing.T, cfg Config, acfg actors.Config) *testServ
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: httptest.NewServer(gw), gw: gw, sys: sys}
+	ts := &testServer{Server: httptest.NewUnstartedServer(gw), gw: gw, sys: sys}
+	if useTLS {
+		ts.EnableHTTP2 = true
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(func() {
 		gw.Close()
 		ts.Close()
@@ -105,7 +124,7 @@ func (ts *testServer) dial(t *testing.T) *websocket.Conn {
 // term builds an Erlang term from its text, failing the test on error.
 func term(t *testing.T, text string) any {
 	t.Helper()
-	v, err := bert.Parse(text)
+	v, err := erltext.Parse(text)
 	if err != nil {
 		t.Fatalf("parse %s: %v", text, err)
 	}
@@ -129,7 +148,7 @@ func format(t *testing.T, data []byte) string {
 	if err := bert.Unmarshal(data, &v); err != nil {
 		t.Fatalf("unmarshal % x: %v", data, err)
 	}
-	s, err := bert.Format(v)
+	s, err := erltext.Format(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +227,8 @@ type client struct {
 
 func (ts *testServer) httpClient(t *testing.T) *client {
 	jar := &cookieJar{}
-	return &client{t: t, hc: &http.Client{Jar: jar, Timeout: waitLimit}, url: ts.bulletURL()}
+	hc := &http.Client{Jar: jar, Timeout: waitLimit, Transport: ts.Client().Transport}
+	return &client{t: t, hc: hc, url: ts.bulletURL()}
 }
 
 // post sends body and returns status, content type and body.

@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/bertsync/bertsync/actors"
+	"github.com/bertsync/bertsync/internal/outqueue"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -37,6 +39,12 @@ import (
 const postSlack = 5 * time.Second
 
 func (s *Server) servePoll(w http.ResponseWriter, r *http.Request) {
+	// A held poll is a connection like a WebSocket (admission.go).
+	release, ok := s.admitConn(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	p, ok := s.beginPollRequest(w, r)
 	if !ok {
 		return
@@ -44,23 +52,32 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 	defer s.track(-1)
 	p.sess.Touch()
 	defer p.sess.Touch()
-	timer := time.NewTimer(s.cfg.PollTimeout)
-	defer timer.Stop()
+	// Another request of the session may be waiting too: whatever this
+	// one leaves in the queue is its to take.
+	defer p.queue.Signal()
+	var timeout <-chan time.Time
+	if d := s.cfg.PollTimeout; d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		timeout = timer.C
+	}
 	for {
 		if r.Context().Err() != nil {
 			return // the client is gone: take nothing
 		}
-		f, ok, wait := p.next()
-		if ok {
-			s.writeMessage(w, r, http.StatusOK, f)
+		if it, ok := p.queue.Take(); ok {
+			if err := s.writeMessage(w, http.StatusOK, it); err != nil {
+				s.log.Debug("gateway: poll response failed, the message stays queued", "remote", r.RemoteAddr, "err", err)
+				p.queue.PutFront([]outqueue.Item{it})
+			}
 			return
 		}
 		select {
-		case <-wait:
+		case <-p.queue.Ready():
 		case <-p.ended:
 			w.WriteHeader(http.StatusNoContent)
 			return
-		case <-timer.C:
+		case <-timeout:
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case <-s.quit:
@@ -79,9 +96,11 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.track(-1)
 
-	max := s.cfg.MaxMessageSize
+	max := s.maxMessage
 	wireMax := 2 * max
-	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	if d := s.cfg.ReadTimeout; d > 0 {
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(wireMax)+1))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "reading the body: "+err.Error())
@@ -89,6 +108,14 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	var f actors.Frame
 	switch {
+	case !s.allowMessage(p.limiter):
+		if bytes.Equal(body, []byte("ping")) {
+			httpError(w, http.StatusTooManyRequests, s.rateLimitedMessage())
+			return
+		}
+		// In its place among the replies, in the frame type it came in.
+		raw := len(body) > 0 && body[0] == bertMagic
+		f = errFrame(!raw, models.CodeRateLimited, "%s", s.rateLimitedMessage())
 	case len(body) > wireMax:
 		f = errFrame(isBinaryString(body), models.CodeTooLarge,
 			"message of more than %d bytes exceeds the limit of %d bytes", wireMax, max)
@@ -110,7 +137,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		}
 	case bytes.Equal(body, []byte("ping")):
 		p.sess.Touch()
-		s.writeMessage(w, r, http.StatusOK, pongFrame)
+		s.writeMessage(w, http.StatusOK, replyItem(pongFrame))
 		return
 	default:
 		f = errFrame(true, models.CodeBadRequest,
@@ -118,15 +145,23 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 
 	n, reply := p.deliver(f)
-	timer := time.NewTimer(s.sys.Config().RequestTimeout + postSlack)
-	defer timer.Stop()
+	var timeout <-chan time.Time
+	if d := s.sys.Config().RequestTimeout; d > 0 {
+		timer := time.NewTimer(d + postSlack)
+		defer timer.Stop()
+		timeout = timer.C
+	}
 	select {
 	case f := <-reply:
-		s.writeMessage(w, r, http.StatusOK, f)
+		it := replyItem(f)
+		if err := s.writeMessage(w, http.StatusOK, it); err != nil {
+			s.log.Debug("gateway: POST response failed, the reply is queued for the next poll", "remote", r.RemoteAddr, "err", err)
+			p.queue.PutFront([]outqueue.Item{it})
+		}
 	case <-p.ended:
 		p.abandon(n, reply)
 		httpError(w, http.StatusServiceUnavailable, "session ended: "+p.reason.String())
-	case <-timer.C:
+	case <-timeout:
 		p.abandon(n, reply)
 		w.WriteHeader(http.StatusNoContent)
 	case <-r.Context().Done():
@@ -139,26 +174,29 @@ func errFrame(text bool, code models.Code, format string, args ...any) actors.Fr
 	return actors.Frame{Text: text, Err: models.Errorf(code, format, args...)}
 }
 
-// writeMessage answers with one message as the body.
-func (s *Server) writeMessage(w http.ResponseWriter, r *http.Request, status int, f actors.Frame) {
+// writeMessage answers with one message as the body and reports whether
+// it could be written and flushed: a failure means the client most likely
+// did not get it.
+func (s *Server) writeMessage(w http.ResponseWriter, status int, it outqueue.Item) error {
 	h := w.Header()
-	body := f.Data
-	if f.Text {
+	body := it.Data
+	if it.Text {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
-		body = f.TextWire // a push, converted once for all subscribers
-		if body == nil {
-			body = appendBinaryString(make([]byte, 0, binaryStringLen(f.Data)), f.Data)
-		}
+		body = s.wireText(it)
 	} else {
 		h.Set("Content-Type", "application/octet-stream")
 	}
-	h.Set("Content-Length", fmt.Sprint(len(body)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	rc.SetWriteDeadline(s.writeDeadline())
 	w.WriteHeader(status)
 	if _, err := w.Write(body); err != nil {
-		s.log.Debug("gateway: writing a poll response failed", "remote", r.RemoteAddr, "err", err)
+		return err
 	}
+	if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }

@@ -82,7 +82,7 @@ func TestPostRawBERT(t *testing.T) {
 
 func TestPostBadBodies(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, Config{MaxMessageSize: 1000})
+	ts := newTestServerActors(t, Config{}, actors.Config{MaxMessageSize: 1000})
 	a := ts.httpClient(t)
 	cases := []struct {
 		name string
@@ -170,7 +170,7 @@ func TestPollOriginRejected(t *testing.T) {
 
 func TestPollSlowConsumerEndsSession(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, Config{MaxPollBuffer: 2, PollTimeout: 10 * time.Millisecond})
+	ts := newTestServer(t, Config{MaxQueue: 2, PollTimeout: 10 * time.Millisecond})
 	a := ts.httpClient(t)
 	a.postTerm(`{sync, subscribe, note, []}`)
 	id := a.hc.Jar.(*cookieJar).cookies[0].Value

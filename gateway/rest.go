@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,8 +14,14 @@ import (
 	"strings"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/internal/limits"
 	"github.com/bertsync/bertsync/models"
+	"github.com/bertsync/bertsync/models/jsonterm"
 )
+
+// noSizeLimit stands for "no limit" where a size is passed to io and
+// net/http readers; it leaves room for the slack added to it.
+const noSizeLimit = math.MaxInt64 / 2
 
 // The REST API serves stock Backbone.ajaxSync from the same model actors
 // as the Bullet endpoint (docs/rest.md is the reference):
@@ -34,12 +41,6 @@ import (
 // restPrefix is where the REST API is mounted.
 const restPrefix = "/api/"
 
-// Defaults for the zero values of the size limits in [Config].
-const (
-	DefaultMaxBodySize   = 1 << 20  // 1 MiB
-	DefaultMaxUploadSize = 32 << 20 // 32 MiB
-)
-
 // caller runs one request through the model actors and pushes the change
 // to subscribers; *actors.System is one.
 type caller interface {
@@ -54,8 +55,15 @@ type restHandler struct {
 	log     *slog.Logger
 	// origin vets the Origin header of browser requests, as for the
 	// Bullet endpoint, so that a page of another site cannot change
-	// models with a form post; nil allows all.
-	origin func(*http.Request) error
+	// models with a form post, and adds the CORS headers; nil allows all.
+	origin originPolicy
+	// identify finds out who sent a request (see [Authenticator]); nil
+	// makes every caller anonymous.
+	identify func(*http.Request) (identity, error)
+	// maxReply bounds a reply's JSON body, in bytes: the message limit
+	// ([actors.Config].MaxMessageSize; not positive: none), as for the
+	// Bullet endpoint. A larger reply is a 413, never a giant body.
+	maxReply int
 }
 
 // mountHTTP mounts the REST API (with uploads) at /api/, the stored files
@@ -69,7 +77,9 @@ func (s *Server) mountHTTP() error {
 		}
 	}
 	rest := newREST(s.sys, s.cfg.MaxBodySize, up, s.log)
-	rest.origin = s.checkOrigin
+	rest.origin = s
+	rest.identify = s.identify
+	rest.maxReply = s.maxMessage
 	static, err := newStatic(WebFS())
 	if err != nil {
 		return err
@@ -80,11 +90,11 @@ func (s *Server) mountHTTP() error {
 	return nil
 }
 
-// newREST returns the handler of /api/. maxBody ≤ 0 means
-// [DefaultMaxBodySize]; up may be nil.
+// newREST returns the handler of /api/. maxBody is a resolved limit
+// (negative: none); up may be nil.
 func newREST(sys caller, maxBody int64, up *uploader, log *slog.Logger) *restHandler {
-	if maxBody <= 0 {
-		maxBody = DefaultMaxBodySize
+	if !limits.Set(maxBody) {
+		maxBody = noSizeLimit
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -94,16 +104,25 @@ func newREST(sys caller, maxBody int64, up *uploader, log *slog.Logger) *restHan
 
 func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.origin != nil {
-		if err := h.origin(r); err != nil {
+		if err := h.origin.checkOrigin(r); err != nil {
 			writeJSONError(w, models.Errorf(models.CodeForbidden, "%v", err))
 			return
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
 			r.Header.Get("Access-Control-Request-Method") != "" {
-			servePreflight(w, r, "GET, POST, PUT, PATCH, DELETE")
+			h.origin.servePreflight(w, r, "GET, POST, PUT, PATCH, DELETE")
 			return
 		}
-		allowCORS(w, r)
+		h.origin.allowCORS(w, r)
+	}
+	if h.identify != nil {
+		who, err := h.identify(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="bertsync"`)
+			writeJSONError(w, err)
+			return
+		}
+		r = withIdentity(r, who)
 	}
 	model, id, ok := splitRESTPath(r.URL)
 	if !ok {
@@ -223,6 +242,7 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, err)
 		return
 	}
+	req.Caller = identityOf(r).caller
 	reply, err := h.sys.Call(r.Context(), req)
 	if err != nil {
 		if models.CodeOf(err) == models.CodeInternal {
@@ -236,7 +256,7 @@ func (h *restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	single := id != "" || m != models.Read
-	if err := writeJSONReply(w, status, reply, single); err != nil {
+	if err := writeJSONReply(w, status, reply, single, h.maxReply); err != nil {
 		h.log.Error("rest: reply not representable as JSON", "method", m, "model", model, "err", err)
 	}
 }
@@ -329,18 +349,25 @@ func sortProps(p models.Props) {
 	}
 }
 
-// writeJSONReply writes a handler's reply as JSON. single says the reply
-// is one model, so that an empty proplist prints as {} rather than [].
-func writeJSONReply(w http.ResponseWriter, status int, reply any, single bool) error {
+// writeJSONReply writes a handler's reply as JSON, in at most limit bytes
+// (not positive: no limit), or a too_large error instead. single says the
+// reply is one model, so that an empty proplist prints as {} rather than
+// [].
+func writeJSONReply(w http.ResponseWriter, status int, reply any, single bool, limit int) error {
 	var (
 		b   []byte
 		err error
 	)
 	if l, ok := reply.(bert.List); single && (reply == nil || ok && len(l) == 0) {
 		b = []byte("{}")
-	} else if b, err = AppendJSON(make([]byte, 0, 256), reply); err != nil {
+	} else if b, err = jsonterm.Append(make([]byte, 0, 256), reply); err != nil {
 		writeJSONError(w, models.Errorf(models.CodeInternal, "the reply cannot be written as JSON"))
 		return err
+	}
+	if limits.Exceeds(len(b)+1, limit) {
+		writeJSONError(w, models.Errorf(models.CodeTooLarge,
+			"reply of %d bytes exceeds the message limit of %d bytes; a collection read can ask for fewer with limit", len(b)+1, limit))
+		return nil
 	}
 	setJSONHeaders(w.Header())
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
@@ -386,9 +413,9 @@ func writeJSONError(w http.ResponseWriter, err error) {
 func writeJSONErrorStatus(w http.ResponseWriter, status int, err error) {
 	b := make([]byte, 0, 128)
 	b = append(b, `{"error":{"code":`...)
-	b = appendJSONText(b, []byte(models.CodeOf(err)))
+	b = jsonterm.AppendText(b, []byte(models.CodeOf(err)))
 	b = append(b, `,"message":`...)
-	b = appendJSONText(b, []byte(errorMessage(err)))
+	b = jsonterm.AppendText(b, []byte(errorMessage(err)))
 	b = append(b, "}}\n"...)
 	setJSONHeaders(w.Header())
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

@@ -18,6 +18,7 @@ import (
 	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/bert"
 	"github.com/bertsync/bertsync/models"
+	"github.com/bertsync/bertsync/models/jsonterm"
 )
 
 // restEnv is a whole server on a temporary directory: a bbolt store, the
@@ -384,7 +385,7 @@ func TestRESTQueryProps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := AppendJSON(nil, p)
+	got, err := jsonterm.Append(nil, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/bertsync/bertsync/actors"
+	"github.com/bertsync/bertsync/internal/limits"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -41,9 +43,18 @@ type ServeConfig struct {
 	// Addr is the TCP address to listen on, host:port; port 0 picks a
 	// free one (see OnListen). Empty means DefaultAddr (127.0.0.1:8080).
 	// It is not used when Listener is set.
+	//
+	// When Gateway.AllowedHosts is empty it is derived from the listen
+	// address, as [DefaultAllowedHosts] says, with the port listened on:
+	// a loopback address serves itself and localhost, 127.0.0.1 and
+	// [::1]; another address or host name serves only itself. An address
+	// of every interface (0.0.0.0, ::, ":8080") has no such default, and
+	// ListenAndServe fails at once unless AllowedHosts lists the names
+	// clients use.
 	Addr string
 	// Listener, if not nil, is served instead of a new listener on Addr.
-	// ListenAndServe closes it when it returns.
+	// ListenAndServe closes it when it returns. Its address stands for
+	// Addr in the default of Gateway.AllowedHosts.
 	Listener net.Listener
 
 	// DataDir is the data directory, created if missing: the store
@@ -59,6 +70,10 @@ type ServeConfig struct {
 	// Empty means every type: any name a client sends is a collection in
 	// the store.
 	Models []string
+	// MaxTypes bounds the model types the document model keeps in the
+	// store (see [models.DocumentsConfig]): zero means
+	// models.DefaultMaxTypes, negative no bound.
+	MaxTypes int
 
 	// Logger receives the server's logs, among them the line
 	// msg=listening addr=HOST:PORT, and is the default of Gateway.Logger
@@ -74,7 +89,7 @@ type ServeConfig struct {
 	// ShutdownTimeout bounds the graceful part of the shutdown, waiting
 	// for the sessions to answer what they received and for the model
 	// actors to finish their mailboxes; what remains after it is closed.
-	// Zero means DefaultShutdownTimeout.
+	// Zero means DefaultShutdownTimeout, negative no bound.
 	ShutdownTimeout time.Duration
 
 	// Gateway configures the [Server]. Its DataDir defaults to DataDir,
@@ -82,8 +97,9 @@ type ServeConfig struct {
 	Gateway Config
 	// Actors configures the [actors.System]. Its Registry and Documents
 	// must be nil: ListenAndServe sets them from Registry and Models. Its
-	// Logger defaults to Logger, its MaxFrameSize to Gateway.MaxMessageSize,
-	// so that a frame the gateway lets through is not refused behind it.
+	// Logger defaults to Logger, its Rules to [models.DefaultRules] of
+	// whether Gateway has an Authenticator. Its MaxMessageSize is the message limit
+	// of every transport.
 	Actors actors.Config
 }
 
@@ -143,22 +159,30 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 	// ends, so their handlers' context must not end with it.
 	acfg := cfg.Actors
 	acfg.Registry = cfg.Registry
-	acfg.Documents = models.NewDocuments(store, cfg.Models)
+	acfg.Documents = models.NewDocumentsWith(store, models.DocumentsConfig{Models: cfg.Models, MaxTypes: cfg.MaxTypes})
 	sys, err := actors.NewSystem(context.WithoutCancel(ctx), acfg)
 	if err != nil {
 		return err
 	}
-	gw, err := New(sys, cfg.Gateway)
-	if err != nil {
-		sys.Shutdown(context.Background())
-		return err
-	}
-	ln := cfg.Listener
+	ln, opened := cfg.Listener, false
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 			sys.Shutdown(context.Background())
 			return err
 		}
+		cfg.Listener, closeListener, opened = ln, true, true
+	}
+	// The allowed hosts need the port listened on.
+	if len(cfg.Gateway.AllowedHosts) == 0 {
+		if cfg.Gateway.AllowedHosts, err = listenHosts(cfg.Addr, ln.Addr(), opened); err != nil {
+			sys.Shutdown(context.Background())
+			return err
+		}
+	}
+	gw, err := New(sys, cfg.Gateway)
+	if err != nil {
+		sys.Shutdown(context.Background())
+		return err
 	}
 	// srv.Serve closes ln, and srv.Shutdown waits for that.
 	closeListener = false
@@ -168,9 +192,13 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		IdleTimeout:       serveIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	if g := newConnGuard(&gw.cfg, log); g != nil {
+		srv.ConnState = g.connState
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "path", gw.cfg.Path, "data", cfg.DataDir)
+	log.Info("listening", "addr", ln.Addr().String(), "path", gw.cfg.Path, "data", cfg.DataDir,
+		"hosts", strings.Join(gw.cfg.AllowedHosts, ","))
 	if cfg.OnListen != nil {
 		cfg.OnListen(ln.Addr())
 	}
@@ -183,7 +211,10 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		log.Error("server stopped", "err", serveErr)
 	}
 
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	sctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if cfg.ShutdownTimeout > 0 {
+		sctx, cancel = context.WithTimeout(sctx, cfg.ShutdownTimeout)
+	}
 	defer cancel()
 	// The listener closes at once; the gateway refuses new requests and
 	// waits for its connections, which end as the actors drain their
@@ -211,6 +242,24 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 	return serveErr
 }
 
+// listenHosts is the default of [Config.AllowedHosts] for a server
+// listening on ln: for the host of addr, when ListenAndServe opened ln on
+// it (a host name stays a name), else of ln's own address; with ln's port.
+func listenHosts(addr string, ln net.Addr, fromAddr bool) ([]string, error) {
+	_, port, err := net.SplitHostPort(ln.String())
+	if err != nil {
+		return nil, fmt.Errorf("gateway: the listener's address %q has no port: set the allowed hosts", ln)
+	}
+	host, _, err := net.SplitHostPort(ln.String())
+	if fromAddr {
+		host, _, err = net.SplitHostPort(addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listen address %q: %w", addr, err)
+	}
+	return DefaultAllowedHosts(net.JoinHostPort(host, port))
+}
+
 // withDefaults returns c with zero fields replaced by their defaults and
 // the shared settings passed on to Gateway and Actors, or an error for
 // settings that cannot work.
@@ -222,18 +271,19 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	if c.Actors.Registry != nil || c.Actors.Documents != nil {
 		errs = append(errs, errors.New("Actors.Registry and Actors.Documents must be nil: set Registry and Models"))
 	}
-	if c.ShutdownTimeout < 0 {
-		errs = append(errs, errors.New("ShutdownTimeout must not be negative"))
-	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("gateway: serve: %w", err)
 	}
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
 	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
+	if len(c.Gateway.AllowedHosts) == 0 && c.Listener == nil {
+		// Refused before anything is opened.
+		if _, err := DefaultAllowedHosts(c.Addr); err != nil {
+			return c, err
+		}
 	}
+	c.ShutdownTimeout = limits.Resolve(c.ShutdownTimeout, DefaultShutdownTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -246,8 +296,10 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	if c.Actors.Logger == nil {
 		c.Actors.Logger = c.Logger
 	}
-	if c.Actors.MaxFrameSize == 0 {
-		c.Actors.MaxFrameSize = c.Gateway.MaxMessageSize
+	if c.Actors.Rules == nil {
+		// DESIGN §6: with authentication and no rules every method
+		// needs an authenticated caller.
+		c.Actors.Rules = models.DefaultRules(c.Gateway.Authenticator != nil)
 	}
 	// Checked now, before anything is opened.
 	if err := c.Gateway.Validate(); err != nil {

@@ -6,15 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"sync"
 
+	"golang.org/x/time/rate"
+
 	"github.com/bertsync/bertsync/actors"
+	"github.com/bertsync/bertsync/internal/outqueue"
 )
 
 // The HTTP transports (long-poll, EventSource, POST) are many requests
 // for one client, tied to one session by a cookie. The session's
-// outbound side is a pollSession: a bounded buffer of messages that the
-// next poll or stream takes, and the POSTs waiting for their replies.
+// outbound side is a pollSession: the client's outbound queue, which the
+// next poll or stream takes from, and the POSTs waiting for their
+// replies. A message leaves the queue only to be written; one whose write
+// fails goes back to its front for the next poll.
 //
 // Replies and POSTs: the session answers each delivered frame exactly
 // once, in delivery order, and marks its replies (Frame.Reply). A POST
@@ -49,11 +55,15 @@ type pollSession struct {
 	browser string // the cookie's value
 	id      string // browser + "/" + channel: the key in Server.polls
 	sess    *actors.Session
+	// addr is the client address the session is counted against;
+	// limiter is the session's message rate bucket (nil: no limit).
+	addr    netip.Prefix
+	limiter *rate.Limiter
 
-	mu  sync.Mutex
-	buf []actors.Frame // for the client, oldest first
-	// wake is closed, and replaced, when buf grows or the session ends.
-	wake chan struct{}
+	// queue holds what the client has yet to poll, oldest first.
+	queue *outqueue.Queue
+
+	mu sync.Mutex
 	// delivered counts the frames handed to the session, replied the
 	// replies seen; waiters holds the POSTs by their frame's number.
 	delivered, replied uint64
@@ -71,7 +81,7 @@ type pollSession struct {
 
 var _ actors.Transport = (*pollSession)(nil)
 
-// Send buffers f for the next poll, or hands a reply to its POST.
+// Send queues f for the next poll, or hands a reply to its POST.
 func (p *pollSession) Send(f actors.Frame) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -86,12 +96,7 @@ func (p *pollSession) Send(f actors.Frame) error {
 			return nil
 		}
 	}
-	if len(p.buf) >= p.srv.cfg.MaxPollBuffer {
-		return fmt.Errorf("gateway: poll buffer of %d messages full: %w", p.srv.cfg.MaxPollBuffer, actors.ErrSlowConsumer)
-	}
-	p.buf = append(p.buf, f)
-	p.signal()
-	return nil
+	return queueFrame(p.queue, f, "polling session")
 }
 
 // Close ends the polling session: it forgets the cookie and wakes every
@@ -104,9 +109,8 @@ func (p *pollSession) Close(reason actors.CloseReason) {
 	}
 	p.closed = true
 	p.reason = reason
-	p.buf = nil
+	p.queue.Close()
 	close(p.ended)
-	p.signal()
 	p.mu.Unlock()
 
 	s := p.srv
@@ -118,6 +122,7 @@ func (p *pollSession) Close(reason actors.CloseReason) {
 		}
 	}
 	s.mu.Unlock()
+	s.admit.release(&s.admit.polls, p.addr)
 	s.active.Done()
 	s.log.Debug("gateway: polling session ended", "reason", reason.String())
 }
@@ -126,12 +131,6 @@ func (p *pollSession) isClosed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closed
-}
-
-// signal wakes the requests waiting for p; p.mu is held.
-func (p *pollSession) signal() {
-	close(p.wake)
-	p.wake = make(chan struct{})
 }
 
 // deliver hands f to the session and returns the channel its reply will
@@ -150,7 +149,8 @@ func (p *pollSession) deliver(f actors.Frame) (n uint64, reply chan actors.Frame
 }
 
 // abandon gives up waiting for reply n: when it comes it goes to the
-// buffer. A reply that came meanwhile is buffered now.
+// queue. A reply that came meanwhile is queued now, first, since its
+// client is waiting for it.
 func (p *pollSession) abandon(n uint64, reply chan actors.Frame) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -160,29 +160,14 @@ func (p *pollSession) abandon(n uint64, reply chan actors.Frame) {
 	}
 	select {
 	case f := <-reply:
-		if !p.closed && len(p.buf) < p.srv.cfg.MaxPollBuffer {
-			p.buf = append(p.buf, f)
-			p.signal()
-		}
+		p.queue.PutFront([]outqueue.Item{replyItem(f)})
 	default:
 	}
 }
 
-// next takes the oldest buffered message; ok is false when there is none.
-// wait is closed when there may be more, ended when the session ended.
-func (p *pollSession) next() (f actors.Frame, ok bool, wait <-chan struct{}) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.buf) == 0 {
-		return f, false, p.wake
-	}
-	f = p.buf[0]
-	p.buf[0] = actors.Frame{}
-	p.buf = p.buf[1:]
-	if len(p.buf) == 0 {
-		p.buf = nil
-	}
-	return f, true, p.wake
+// replyItem is a reply, which no other client shares, as a queue item.
+func replyItem(f actors.Frame) outqueue.Item {
+	return outqueue.Item{Data: f.Data, Text: f.Text}
 }
 
 // pollSessionFor returns the session of r's cookie and channel, or a new
@@ -204,7 +189,12 @@ func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSe
 		}
 		s.mu.Unlock()
 		if p != nil && !p.isClosed() {
-			return p, nil
+			if p.sess.Caller().Subject == identityOf(r).caller.Subject {
+				return p, nil
+			}
+			// Other credentials than the session's (another user
+			// logged in): a session of their own, under a new cookie.
+			browser = ""
 		}
 	}
 	setCookie := browser == ""
@@ -218,19 +208,25 @@ func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSe
 		srv:     s,
 		browser: browser,
 		id:      browser + "/" + channel,
-		wake:    make(chan struct{}),
+		queue:   outqueue.New(s.cfg.queueLimits()),
 		ended:   make(chan struct{}),
 		waiters: make(map[uint64]chan actors.Frame),
+		addr:    clientAddr(r.RemoteAddr),
+		limiter: s.newLimiter(),
 	}
 	s.mu.Lock()
 	if s.shutting {
 		s.mu.Unlock()
 		return nil, errShuttingDown
 	}
-	s.active.Add(1) // Done in Close
+	if err := s.admit.acquire(&s.admit.polls, p.addr); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.active.Add(1) // Done in Close, with the admission's release
 	s.mu.Unlock()
 	// A session born during the actors' shutdown calls p.Close at once.
-	p.sess = s.sys.NewSession(p)
+	p.sess = s.sys.NewSession(p, identityOf(r).sessionOptions()...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.isClosed() {
@@ -255,7 +251,8 @@ func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSe
 // request for shutdown, finds or makes its session and allows CORS. When
 // it reports ok, the caller calls s.track(-1) once the request ends;
 // otherwise the request has been answered (503 while shutting down or
-// without randomness, 400 for a malformed channel).
+// without randomness, 400 for a malformed channel, 503 or 429 past the
+// polling sessions' limits).
 func (s *Server) beginPollRequest(w http.ResponseWriter, r *http.Request) (*pollSession, bool) {
 	if !s.track(1) {
 		httpError(w, http.StatusServiceUnavailable, errShuttingDown.Error())
@@ -264,14 +261,18 @@ func (s *Server) beginPollRequest(w http.ResponseWriter, r *http.Request) (*poll
 	p, err := s.pollSessionFor(w, r)
 	if err != nil {
 		s.track(-1)
-		status := http.StatusServiceUnavailable
-		if errors.Is(err, errBadChannel) {
-			status = http.StatusBadRequest
+		var rf *refusal
+		switch {
+		case errors.As(err, &rf):
+			s.refuse(w, r, rf)
+		case errors.Is(err, errBadChannel):
+			httpError(w, http.StatusBadRequest, err.Error())
+		default:
+			httpError(w, http.StatusServiceUnavailable, err.Error())
 		}
-		httpError(w, status, err.Error())
 		return nil, false
 	}
-	allowCORS(w, r)
+	s.allowCORS(w, r)
 	return p, true
 }
 

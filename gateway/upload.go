@@ -17,7 +17,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/internal/limits"
 	"github.com/bertsync/bertsync/models"
+	"github.com/bertsync/bertsync/models/jsonterm"
 )
 
 // Uploads, the way the first seed's Backbone.cruds sends them: PUT
@@ -64,10 +66,10 @@ type uploader struct {
 // newUploader creates <dataDir>/files and <dataDir>/tmp, and removes what
 // a crash left in tmp: one server owns a data directory (bertsync serve
 // holds the store's lock in it), so nothing there is still being written.
-// max ≤ 0 means [DefaultMaxUploadSize].
+// max is a resolved limit (negative: none).
 func newUploader(dataDir string, max int64, log *slog.Logger) (*uploader, error) {
-	if max <= 0 {
-		max = DefaultMaxUploadSize
+	if !limits.Set(max) {
+		max = noSizeLimit
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -161,6 +163,7 @@ func (u *uploader) serve(w http.ResponseWriter, r *http.Request, sys caller, mod
 		{Key: "file", Value: file.term()},
 	})
 	if err == nil {
+		req.Caller = identityOf(r).caller
 		_, err = sys.Call(r.Context(), req)
 	}
 	if err != nil {
@@ -171,13 +174,13 @@ func (u *uploader) serve(w http.ResponseWriter, r *http.Request, sys caller, mod
 		return
 	}
 	b := append([]byte(`{"file":`), `{"name":`...)
-	b = appendJSONText(b, []byte(file.Name))
+	b = jsonterm.AppendText(b, []byte(file.Name))
 	b = append(b, `,"size":`...)
 	b = strconv.AppendInt(b, file.Size, 10)
 	b = append(b, `,"type":`...)
-	b = appendJSONText(b, []byte(file.Type))
+	b = jsonterm.AppendText(b, []byte(file.Type))
 	b = append(b, `,"url":`...)
-	b = appendJSONText(b, []byte(file.url()))
+	b = jsonterm.AppendText(b, []byte(file.url()))
 	b = append(b, "}}\n"...)
 	setJSONHeaders(w.Header())
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bertsync/bertsync/models/jsonterm"
 )
 
 // uploadBody builds what the seed's FormData upload sends: a "file"
@@ -94,7 +96,7 @@ func TestUploadAndDownload(t *testing.T) {
 	if !ok {
 		t.Fatalf("updated push without file: %#v", p)
 	}
-	fj, err := AppendJSON(nil, fv)
+	fj, err := jsonterm.Append(nil, fv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/bertsync/bertsync/actors"
+	"github.com/bertsync/bertsync/internal/outqueue"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -46,12 +48,13 @@ type wsConn struct {
 	conn *websocket.Conn
 	sess *actors.Session
 
-	// queue holds the outbound frames, at most Config.MaxQueue; it
-	// grows with the backlog only, so an idle connection holds none.
-	// ready (capacity 1) wakes the writer.
-	qmu   sync.Mutex
-	queue []actors.Frame
-	ready chan struct{}
+	// queue holds the outbound frames for the writer, bounded by
+	// Config.MaxQueue and MaxQueueSize; it grows with the backlog only,
+	// so an idle connection holds none.
+	queue outqueue.Queue
+	// limiter is the connection's message rate bucket (nil: no limit);
+	// only the reader uses it.
+	limiter *rate.Limiter
 	// closing is closed by shutdown; reason is set before.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -67,8 +70,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "server shutting down")
 		return
 	}
+	// Counted before the upgrade, so that a refusal is an HTTP answer.
+	release, ok := s.admitConn(w, r)
+	if !ok {
+		s.track(-1)
+		return
+	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		s.track(-1)
 		// Upgrade has answered with the reason (400, 405 …).
 		s.log.Debug("gateway: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
@@ -77,20 +87,22 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c := &wsConn{
 		srv:        s,
 		conn:       conn,
-		ready:      make(chan struct{}, 1),
+		limiter:    s.newLimiter(),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
-	s.addConn(c)
+	c.queue.Init(s.cfg.queueLimits())
 	// A session born during the actors' shutdown closes c at once; the
 	// writer then sends a close frame and the reader ends.
-	c.sess = s.sys.NewSession(c)
+	c.sess = s.sys.NewSession(c, identityOf(r).sessionOptions()...)
+	s.addConn(c)
 	go c.writePump()
 	// The reader gets a goroutine of its own so that this one returns:
 	// net/http then lets go of the connection's request buffers (8 KiB
 	// and the request), which an idle WebSocket would otherwise keep.
 	go func() {
 		defer s.track(-1)
+		defer release()
 		defer s.removeConn(c)
 		c.readPump()
 	}()
@@ -103,37 +115,8 @@ func (c *wsConn) Send(f actors.Frame) error {
 		return actors.ErrTransportClosed
 	default:
 	}
-	c.qmu.Lock()
-	if len(c.queue) >= c.srv.cfg.MaxQueue {
-		c.qmu.Unlock()
-		return fmt.Errorf("gateway: websocket queue of %d frames full: %w", c.srv.cfg.MaxQueue, actors.ErrSlowConsumer)
-	}
-	c.queue = append(c.queue, f)
-	c.qmu.Unlock()
-	select {
-	case c.ready <- struct{}{}:
-	default: // the writer is already due to wake
-	}
-	return nil
+	return queueFrame(&c.queue, f, "websocket")
 }
-
-// takeQueue returns the whole backlog and empties the queue.
-func (c *wsConn) takeQueue() []actors.Frame { return c.swapQueue(nil) }
-
-// swapQueue returns the whole backlog and gives the queue next, an empty
-// slice whose array the writer is done with.
-func (c *wsConn) swapQueue(next []actors.Frame) []actors.Frame {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	q := c.queue
-	c.queue = next
-	return q
-}
-
-// keptQueueCap bounds the queue array the writer hands back for reuse.
-// Reusing it spares each push to each subscriber an allocation; keeping
-// only a small one keeps an idle connection small after a backlog.
-const keptQueueCap = 4
 
 // Close asks the writer to send what is queued, then a close frame, and
 // to end the connection. A slow consumer is cut at once: its queue is
@@ -163,8 +146,7 @@ func (c *wsConn) readPump() {
 		<-c.writerDone
 		c.conn.Close()
 	}()
-	cfg := &c.srv.cfg
-	max := cfg.MaxMessageSize
+	max := c.srv.maxMessage
 	wireMax := 2 * max // a text frame takes up to two bytes per byte
 	c.conn.SetReadLimit(int64(discardFactor) * int64(wireMax))
 	c.extendReadDeadline()
@@ -192,6 +174,14 @@ func (c *wsConn) readPump() {
 		if err != nil {
 			c.srv.log.Debug("gateway: websocket read failed", "err", err)
 			return
+		}
+		if !c.srv.allowMessage(c.limiter) {
+			// Answered in its place among the replies; a ping over
+			// the rate goes unanswered, it has no place there.
+			if !text || string(data) != "ping" {
+				c.reply(text, models.CodeRateLimited, c.srv.rateLimitedMessage())
+			}
+			continue
 		}
 		if n > int64(limit) {
 			c.reply(text, models.CodeTooLarge, fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", n, limit))
@@ -306,13 +296,13 @@ func (c *wsConn) writePump() {
 	w := wsWriter{c: c}
 	for {
 		select {
-		case <-c.ready:
+		case <-c.queue.Ready():
 			if err := w.flush(); err != nil {
 				c.writeFailed(err)
 				return
 			}
 		case <-tick:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, c.srv.writeDeadline()); err != nil {
 				c.writeFailed(err)
 				return
 			}
@@ -328,23 +318,21 @@ type wsWriter struct {
 	c *wsConn
 	// scratch holds a reply converted to a text frame's binary string.
 	scratch []byte
-	// spare is an empty queue array the writer is done with, handed back
-	// to the queue on the next wakeup.
-	spare []actors.Frame
+	// batch is the backlog one wakeup takes; its array is reused.
+	batch []outqueue.Item
 }
 
 // flush writes the whole backlog, which one wakeup of the writer takes.
 func (w *wsWriter) flush() error {
-	q := w.c.swapQueue(w.spare)
-	w.spare = nil
-	for _, f := range q {
-		if err := w.write(f); err != nil {
+	w.batch = w.c.queue.TakeAll(w.batch[:0])
+	for _, it := range w.batch {
+		if err := w.write(it); err != nil {
 			return err
 		}
 	}
-	if cap(q) <= keptQueueCap {
-		clear(q) // let the frames' bytes go
-		w.spare = q[:0]
+	clear(w.batch) // let the frames' bytes go
+	if cap(w.batch) > keptBatchCap {
+		w.batch = nil
 	}
 	if cap(w.scratch) > 64<<10 {
 		w.scratch = nil
@@ -352,17 +340,20 @@ func (w *wsWriter) flush() error {
 	return nil
 }
 
-func (w *wsWriter) write(f actors.Frame) error {
+// keptBatchCap bounds the batch array the writer keeps between wakeups,
+// so that an idle connection stays small after a backlog.
+const keptBatchCap = 4
+
+func (w *wsWriter) write(it outqueue.Item) error {
 	c := w.c
-	c.conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-	mt, data := websocket.BinaryMessage, f.Data
+	c.conn.SetWriteDeadline(c.srv.writeDeadline())
+	mt, data := websocket.BinaryMessage, it.Data
 	switch {
-	case f.Text && f.TextWire != nil:
-		// A push, converted once for all its subscribers.
-		mt, data = websocket.TextMessage, f.TextWire
-	case f.Text:
+	case it.Text && it.Shared:
+		mt, data = websocket.TextMessage, c.srv.pushTexts.text(it.Data)
+	case it.Text:
 		mt = websocket.TextMessage
-		w.scratch = appendBinaryString(w.scratch[:0], f.Data)
+		w.scratch = appendBinaryString(w.scratch[:0], it.Data)
 		data = w.scratch
 	}
 	mw, err := c.conn.NextWriter(mt)
@@ -380,16 +371,15 @@ func (w *wsWriter) write(f actors.Frame) error {
 func (w *wsWriter) close() {
 	c := w.c
 	if c.reason != actors.SlowConsumer && c.reason != actors.TransportError {
-		for _, f := range c.takeQueue() {
-			if err := w.write(f); err != nil {
-				c.writeFailed(err)
-				return
-			}
+		if err := w.flush(); err != nil {
+			c.writeFailed(err)
+			return
 		}
 	}
+	c.queue.Close()
 	code, text := closeCode(c.reason)
 	c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text),
-		time.Now().Add(c.srv.cfg.WriteTimeout))
+		c.srv.writeDeadline())
 	// The reader ends on the client's close frame or this deadline.
 	c.conn.SetReadDeadline(time.Now().Add(closeGracePeriod))
 }
@@ -411,6 +401,13 @@ func closeCode(r actors.CloseReason) (int, string) {
 		return websocket.ClosePolicyViolation, r.String()
 	case actors.InternalError:
 		return websocket.CloseInternalServerErr, r.String()
+	case actors.TokenExpired:
+		return closeTokenExpired, r.String()
 	}
 	return websocket.CloseNormalClosure, ""
 }
+
+// closeTokenExpired is the WebSocket close code of a session whose
+// credentials expired (DESIGN §6), in the range for applications: 4000
+// plus the HTTP status a request would get.
+const closeTokenExpired = 4401

@@ -157,7 +157,7 @@ func TestWebsocketBadInput(t *testing.T) {
 
 func TestWebsocketTooLarge(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, Config{MaxMessageSize: 1000})
+	ts := newTestServerActors(t, Config{}, actors.Config{MaxMessageSize: 1000})
 	c := ts.dial(t)
 	big := encode(t, `{sync, create, doc, [{blob, <<`+erlBytes(bytes.Repeat([]byte{0xE9}, 1500))+`>>}], big}`)
 
@@ -197,7 +197,7 @@ func TestWebsocketTooLarge(t *testing.T) {
 
 func TestWebsocketHugeFrameCloses(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, Config{MaxMessageSize: 100})
+	ts := newTestServerActors(t, Config{}, actors.Config{MaxMessageSize: 100})
 	c := ts.dial(t)
 	// Beyond discardFactor times the wire limit: the server stops reading.
 	if err := c.WriteMessage(websocket.BinaryMessage, make([]byte, discardFactor*200+1)); err != nil {
@@ -310,9 +310,28 @@ func TestWebsocketCloseOnShutdown(t *testing.T) {
 	}
 }
 
+// A subscriber that reads nothing is cut off when its queue passes either
+// bound, in messages or in bytes, and the sender goes on.
 func TestWebsocketSlowConsumerCut(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, Config{MaxQueue: 4})
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"messages", Config{MaxQueue: 4}},
+		// No bound in messages: only the bytes can cut it.
+		{"bytes", Config{MaxQueue: -1, MaxQueueSize: 256 << 10}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testSlowConsumerCut(t, tt.cfg)
+		})
+	}
+}
+
+func testSlowConsumerCut(t *testing.T, cfg Config) {
+	cfg.MaxMessageRate = -1 // the sender sends as fast as it can
+	ts := newTestServer(t, cfg)
 	sub := ts.dial(t)
 	sendBinary(t, sub, `{sync, subscribe, big, []}`)
 	readTerm(t, sub)
@@ -324,7 +343,7 @@ func TestWebsocketSlowConsumerCut(t *testing.T) {
 	ts.gw.mu.Unlock()
 	sender := ts.dial(t)
 	// The subscriber reads nothing more. Broadcasts of 64 KiB soon fill
-	// the socket buffers, then its queue of 4 frames.
+	// the socket buffers, then its queue.
 	msg, err := bert.Marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("broadcast"), bert.Atom("big"),
 		bert.List{bert.Tuple{bert.Atom("blob"), make([]byte, 64<<10)}}})
 	if err != nil {

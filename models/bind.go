@@ -49,7 +49,9 @@ func FromValue(v any) (Props, error) {
 }
 
 func fromTerm(v, term any) (Props, error) {
-	p, err := ParseProps(term)
+	// Without the bounds on a client's props: a handler's reply is the
+	// handler's to shape, and the encoder judges it.
+	p, err := parseProps(term, false)
 	if err != nil {
 		// %v: a handler's bad reply is an internal error, not a bad request.
 		return nil, fmt.Errorf("models: props of %T: %s", v, MessageOf(err))

@@ -69,9 +69,17 @@
 //     store are serialized, so the store's write rate is bounded by the
 //     disk's sync rate (see the benchmarks), whatever the number of model
 //     types.
-//   - A document is at most [MaxDocumentSize] bytes encoded; a collection
-//     read returns at most [MaxListLimit] documents, and paging with
-//     offset costs time in proportion to the offset.
+//   - The document model makes at most [DocumentsConfig.MaxTypes] model
+//     types in its store ([DefaultMaxTypes]; the types in the file count):
+//     a create into one more is [ErrForbidden]. Reads never make a type.
+//   - A document is at most [MaxDocumentSize] bytes encoded, and no more
+//     than a reply carries ([Request.MaxReplySize]); a collection read
+//     returns at most [MaxListLimit] documents and no more than fit in a
+//     reply, and paging with offset costs time in proportion to the
+//     offset.
+//   - A client's props are bounded ([ParseProps]): keys of at most
+//     [MaxKeySize] bytes that replies can carry as atoms, integers of at
+//     most [MaxBignumBytes], values nested at most [MaxValueDepth] deep.
 //   - Text values keep their form: a string that came as a BERT-JS byte
 //     list is stored and returned as a byte list, a binary as a binary.
 //     Only ids are normalized (to binaries). A byte list longer than 65535

@@ -6,7 +6,12 @@ import (
 	"strconv"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/internal/limits"
 )
+
+// DefaultMaxTypes is the number of model types the document model makes
+// in its store when [DocumentsConfig.MaxTypes] is zero.
+const DefaultMaxTypes = 1000
 
 // DefaultListLimit is how many documents a collection read returns when
 // the request has no limit property; MaxListLimit is the most it returns
@@ -23,15 +28,22 @@ const (
 // The methods, for a request of model type T:
 //
 //   - create stores the attributes as a new document. The id is the
-//     request's id, or, when it has none, the next number of T's sequence
-//     as decimal text ("1", "2", ...; a number already taken by a
-//     client-chosen id is skipped). An id that exists is [ErrConflict].
+//     request's id, or, when it has none, one the store makes: 29
+//     characters of lowercase base32hex holding the time in milliseconds
+//     and 96 random bits. Random, so that one document's id tells nothing
+//     of another's and cannot be guessed (a counter would hand every
+//     client the ids of everyone's documents); time first, so that an id
+//     made in a later millisecond sorts later. An id that exists,
+//     generated or chosen by a client, is [ErrConflict].
 //   - read with an id returns the document or [ErrNotFound]; read without
 //     an id returns the collection in creation order, at most limit
 //     documents (default [DefaultListLimit], capped at [MaxListLimit])
 //     after skipping offset; both are non-negative integers (or their
 //     decimal text, or a whole float such as 10.0 from JSON) and any other
-//     value is [ErrBadRequest].
+//     value is [ErrBadRequest]. The page also stops before the document
+//     that would take the reply past [Request.MaxReplySize], so it may be
+//     shorter than limit while more follow: a client reads on with offset
+//     until an empty page, which alone ends the collection.
 //   - update replaces all attributes of the document. Update of an id that
 //     does not exist creates the document ("upsert"): Backbone sends update
 //     for any model that has an id, including one whose id the client chose.
@@ -46,29 +58,70 @@ const (
 // []Props. The "id" property is never stored as an attribute: it is the
 // document's key. Attribute values are stored as they came, so a document
 // reads back exactly as it was written. A document larger than
-// [MaxDocumentSize] encoded is [ErrTooLarge].
+// [MaxDocumentSize] encoded is [ErrTooLarge], and so, before anything is
+// committed, is a create, update or patch whose document would not fit in
+// a reply of [Request.MaxReplySize] bytes; one that cannot be encoded as
+// a reply in the BERT-JS profile is [ErrBadRequest].
+//
+// The model types in the store are bounded ([DocumentsConfig.MaxTypes]),
+// since any name a client sends is a type: a create, or an update that
+// creates, into a type the store does not hold yet is [ErrForbidden] once
+// the store holds MaxTypes types (those already in the file at open
+// count). Every other request, into any type, goes on, and a request that
+// makes no document (a read, a patch or delete of a missing one) never
+// makes a type: a read of an unknown type is an empty collection or
+// [ErrNotFound].
 //
 // Documents is safe for concurrent use, as is the Store beneath it.
 type Documents struct {
-	store *Store
-	allow map[string]struct{}
+	store    *Store
+	allow    map[string]struct{}
+	maxTypes int
 	// defaultList and maxList are DefaultListLimit and MaxListLimit; tests
 	// lower them to page through small collections.
 	defaultList, maxList int
 }
 
-// NewDocuments returns the document model on store. If allow is not empty,
-// only the model types it names are served; otherwise every type is.
+// DocumentsConfig configures [NewDocumentsWith]. Its limits follow the
+// rule of every bertsync config (docs/limits.md): zero means the
+// Default… constant, a negative value means no limit.
+type DocumentsConfig struct {
+	// Models, if not empty, lists the only model types served; otherwise
+	// every type is.
+	Models []string
+	// MaxTypes bounds the model types in the store: a write that would
+	// make one more is refused with [ErrForbidden]. Zero means
+	// DefaultMaxTypes.
+	MaxTypes int
+}
+
+// NewDocuments returns the document model on store with the default
+// bound on the model types. If allow is not empty, only the model types
+// it names are served; otherwise every type is.
 func NewDocuments(store *Store, allow []string) *Documents {
-	d := &Documents{store: store, defaultList: DefaultListLimit, maxList: MaxListLimit}
-	if len(allow) > 0 {
-		d.allow = make(map[string]struct{}, len(allow))
-		for _, name := range allow {
+	return NewDocumentsWith(store, DocumentsConfig{Models: allow})
+}
+
+// NewDocumentsWith returns the document model on store configured by cfg.
+func NewDocumentsWith(store *Store, cfg DocumentsConfig) *Documents {
+	d := &Documents{
+		store:       store,
+		maxTypes:    limits.Resolve(cfg.MaxTypes, DefaultMaxTypes),
+		defaultList: DefaultListLimit,
+		maxList:     MaxListLimit,
+	}
+	if len(cfg.Models) > 0 {
+		d.allow = make(map[string]struct{}, len(cfg.Models))
+		for _, name := range cfg.Models {
 			d.allow[name] = struct{}{}
 		}
 	}
 	return d
 }
+
+// MaxTypes returns the resolved bound on the model types in the store: a
+// negative value means none.
+func (d *Documents) MaxTypes() int { return d.maxTypes }
 
 // Handler returns the handler of model type model and true, or false if
 // the document model does not serve that type: it is not in the allow
@@ -104,14 +157,14 @@ func (h docHandler) Sync(ctx context.Context, req Request) (any, error) {
 	attrs := req.Props.Delete("id")
 	switch req.Method {
 	case Create:
-		id, err := h.d.store.Insert(ctx, h.model, id, attrs)
+		id, err := h.d.store.insert(ctx, h.model, id, attrs, h.d.maxTypes, replyCheck(req.MaxReplySize))
 		if err != nil {
 			return nil, err
 		}
 		return withID(id, attrs), nil
 	case Read:
 		if id == "" {
-			return h.list(ctx, req.Props)
+			return h.list(ctx, req.Props, req.Owned, req.MaxReplySize)
 		}
 		attrs, err := h.d.store.Get(ctx, h.model, id)
 		if err != nil {
@@ -122,7 +175,7 @@ func (h docHandler) Sync(ctx context.Context, req Request) (any, error) {
 		if id == "" {
 			return nil, Errorf(CodeBadRequest, "update of %s needs an id", h.model)
 		}
-		if _, err := h.d.store.Put(ctx, h.model, id, attrs); err != nil {
+		if _, err := h.d.store.put(ctx, h.model, id, attrs, h.d.maxTypes, replyCheck(req.MaxReplySize)); err != nil {
 			return nil, err
 		}
 		return withID(id, attrs), nil
@@ -130,7 +183,7 @@ func (h docHandler) Sync(ctx context.Context, req Request) (any, error) {
 		if id == "" {
 			return nil, Errorf(CodeBadRequest, "patch of %s needs an id", h.model)
 		}
-		merged, err := h.d.store.Merge(ctx, h.model, id, attrs)
+		merged, err := h.d.store.merge(ctx, h.model, id, attrs, replyCheck(req.MaxReplySize))
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +201,9 @@ func (h docHandler) Sync(ctx context.Context, req Request) (any, error) {
 	return nil, Errorf(CodeBadRequest, "unknown method %q", req.Method)
 }
 
-func (h docHandler) list(ctx context.Context, props Props) ([]Props, error) {
+// list is a collection read: at most limit documents after offset, and
+// no more than fit in a reply of maxReply bytes (see [page]).
+func (h docHandler) list(ctx context.Context, props Props, owned *Ownership, maxReply int) ([]Props, error) {
 	limit, err := countProp(props, "limit", h.d.defaultList)
 	if err != nil {
 		return nil, err
@@ -158,15 +213,131 @@ func (h docHandler) list(ctx context.Context, props Props) ([]Props, error) {
 	if err != nil {
 		return nil, err
 	}
-	docs, err := h.d.store.List(ctx, h.model, offset, limit)
+	p := page{max: maxReply, limit: limit, offset: offset}
+	if limit == 0 {
+		return p.out(), nil
+	}
+	if owned != nil {
+		return h.listOwned(ctx, *owned, &p)
+	}
+	err = h.d.store.each(ctx, h.model, offset, p.add)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Props, len(docs))
-	for i, d := range docs {
-		out[i] = withID(d.ID, d.Attrs)
+	return p.out(), nil
+}
+
+// listOwned is a collection read of one owner's documents: offset and
+// limit count theirs alone. The store keeps no index by owner, so it
+// reads the type's documents in creation order and keeps the owner's:
+// the cost grows with the type's size, not the owner's.
+func (h docHandler) listOwned(ctx context.Context, owned Ownership, p *page) ([]Props, error) {
+	skip := p.offset
+	err := h.d.store.each(ctx, h.model, 0, func(d Doc) (bool, error) {
+		if owner, ok := d.Attrs.Text(owned.Field); !ok || owner != owned.Subject {
+			return true, nil
+		}
+		if skip > 0 {
+			skip--
+			return true, nil
+		}
+		return p.add(d)
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return p.out(), nil
+}
+
+// page gathers the documents of one collection read: at most limit, and
+// no more than one reply carries. Its size is counted as the reply's
+// list encodes in the BERT-JS profile (the server's default): once the
+// next document would take the list past max bytes the page ends there,
+// shorter than limit, and the client reads on with offset (the end of
+// a collection is an empty page; docs/protocol.md). A document that
+// alone does not fit is an error: an empty page would end the reading.
+type page struct {
+	max           int // Request.MaxReplySize; not positive: no limit
+	limit, offset int
+	docs          []Props
+	size          int    // of the list encoded with docs
+	buf           []byte // scratch for the encodings
+}
+
+// listFraming is what a non-empty list adds to its elements: the
+// LIST_EXT header (5 bytes) and the NIL_EXT tail.
+const listFraming = 6
+
+// add takes document d if it fits, and reports whether the page takes
+// more. It has the signature of a [Store.each] callback.
+func (p *page) add(d Doc) (bool, error) {
+	doc := withID(d.ID, d.Attrs)
+	if limits.Set(p.max) {
+		n, err := p.encodedSize(doc)
+		if err != nil {
+			return false, Errorf(CodeInternal, "the document at offset %d (id %q) cannot be sent: %v; read on with offset %d",
+				p.offset+len(p.docs), truncate(d.ID, 64), err, p.offset+len(p.docs)+1)
+		}
+		size := p.size + n
+		if len(p.docs) == 0 {
+			size += listFraming
+		}
+		if size > p.max {
+			if len(p.docs) == 0 {
+				return false, Errorf(CodeTooLarge, "the document at offset %d (id %q) takes %d bytes, more than a reply carries (%d); read on with offset %d",
+					p.offset, truncate(d.ID, 64), n, p.max, p.offset+1)
+			}
+			return false, nil
+		}
+		p.size = size
+	}
+	p.docs = append(p.docs, doc)
+	return len(p.docs) < p.limit, nil
+}
+
+// encodedSize returns the size of doc as an element of the reply.
+func (p *page) encodedSize(doc Props) (int, error) {
+	var err error
+	p.buf, err = bert.Append(p.buf[:0], doc.Term(), bert.BERTJS)
+	if err != nil {
+		return 0, err
+	}
+	return len(p.buf) - 1, nil // without the version byte
+}
+
+// out returns the page's documents, an empty list when none.
+func (p *page) out() []Props {
+	if p.docs == nil {
+		return []Props{}
+	}
+	return p.docs
+}
+
+// replyCheck returns the check a write of the document model makes
+// before it commits (see [docCheck]): that the document's reply encodes
+// in the BERT-JS profile, and in at most maxReply bytes when that is
+// positive, so that nothing is committed that cannot be answered and
+// read back. (The push of the change is counted in maxReply too: see
+// [Request.MaxReplySize].)
+func replyCheck(maxReply int) docCheck {
+	return func(id string, attrs Props) error {
+		var p page
+		n, err := p.encodedSize(withID(id, attrs))
+		if err != nil {
+			return Errorf(CodeBadRequest, "the document cannot be sent back: %v", err)
+		}
+		if limits.Exceeds(n, maxReply) {
+			return Errorf(CodeTooLarge, "the document takes %d bytes as a reply, the limit is %d", n, maxReply)
+		}
+		return nil
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // countProp returns the non-negative integer value of key, or def when

@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -65,13 +64,22 @@ func TestDocumentsCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	want := Props{{"id", []byte("1")}, {"name", bert.ByteList("Ann")}, {"level", int64(1)}}
+	created, ok := got.(Props)
+	if !ok || len(created) == 0 {
+		t.Fatalf("create = %#v, want props", got)
+	}
+	idv, _ := created[0].Value.([]byte)
+	id := string(idv)
+	if created[0].Key != "id" || !isDocumentID(id) {
+		t.Fatalf("create = %#v, want a generated id first", got)
+	}
+	want := Props{{"id", []byte(id)}, {"name", bert.ByteList("Ann")}, {"level", int64(1)}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("create = %#v, want %#v", got, want)
 	}
 
 	// read with the id as BERT-JS sends it back: a byte list.
-	got, err = call(t, h, Read, bert.List{kv("id", bert.ByteList("1"))})
+	got, err = call(t, h, Read, bert.List{kv("id", bert.ByteList(id))})
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("read = %#v, %v", got, err)
 	}
@@ -92,11 +100,11 @@ func TestDocumentsCRUD(t *testing.T) {
 	}
 
 	// update replaces every attribute.
-	got, err = call(t, h, Update, bert.List{kv("id", []byte("1")), kv("level", int64(5))})
-	if err != nil || !reflect.DeepEqual(got, Props{{"id", []byte("1")}, {"level", int64(5)}}) {
+	got, err = call(t, h, Update, bert.List{kv("id", []byte(id)), kv("level", int64(5))})
+	if err != nil || !reflect.DeepEqual(got, Props{{"id", []byte(id)}, {"level", int64(5)}}) {
 		t.Fatalf("update = %#v, %v", got, err)
 	}
-	if got, _ := call(t, h, Read, bert.List{kv("id", []byte("1"))}); !reflect.DeepEqual(got, Props{{"id", []byte("1")}, {"level", int64(5)}}) {
+	if got, _ := call(t, h, Read, bert.List{kv("id", []byte(id))}); !reflect.DeepEqual(got, Props{{"id", []byte(id)}, {"level", int64(5)}}) {
 		t.Errorf("read after update = %#v", got)
 	}
 	// update of a missing id creates it.
@@ -106,8 +114,8 @@ func TestDocumentsCRUD(t *testing.T) {
 	}
 
 	// patch merges.
-	got, err = call(t, h, Patch, bert.List{kv("id", []byte("1")), kv("name", []byte("Ann")), kv("level", int64(6))})
-	if err != nil || !reflect.DeepEqual(got, Props{{"id", []byte("1")}, {"level", int64(6)}, {"name", []byte("Ann")}}) {
+	got, err = call(t, h, Patch, bert.List{kv("id", []byte(id)), kv("name", []byte("Ann")), kv("level", int64(6))})
+	if err != nil || !reflect.DeepEqual(got, Props{{"id", []byte(id)}, {"level", int64(6)}, {"name", []byte("Ann")}}) {
 		t.Fatalf("patch = %#v, %v", got, err)
 	}
 	if _, err := call(t, h, Patch, bert.List{kv("id", []byte("zz")), kv("a", int64(1))}); !errors.Is(err, ErrNotFound) {
@@ -119,7 +127,7 @@ func TestDocumentsCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := replyIDs(t, got); !reflect.DeepEqual(ids, []string{"1", "bo", "77", "new"}) {
+	if ids := replyIDs(t, got); !reflect.DeepEqual(ids, []string{id, "bo", "77", "new"}) {
 		t.Errorf("collection ids = %v", ids)
 	}
 
@@ -202,28 +210,33 @@ func TestDocumentsLimitOffset(t *testing.T) {
 	d := NewDocuments(openTestStore(t), nil)
 	d.defaultList, d.maxList = defaultList, maxList
 	h, _ := d.Handler("character")
+	// made holds the generated ids in creation order, which reads keep.
+	var made []string
 	for i := range maxList + 5 {
-		if _, err := call(t, h, Create, bert.List{kv("i", int64(i))}); err != nil {
+		got, err := call(t, h, Create, bert.List{kv("i", int64(i))})
+		if err != nil {
 			t.Fatal(err)
 		}
+		id, _ := got.(Props).Text("id")
+		made = append(made, id)
 	}
 	tests := []struct {
-		props   bert.List
-		n       int
-		firstID string
-		desc    string
+		props bert.List
+		first int // index in made of the first document read
+		n     int
+		desc  string
 	}{
-		{bert.List{}, defaultList, "1", "default limit"},
-		{bert.List{kv("limit", int64(3))}, 3, "1", "limit"},
-		{bert.List{kv("limit", int64(3)), kv("offset", int64(10))}, 3, "11", "limit and offset"},
-		{bert.List{kv("limit", bert.ByteList("2")), kv("offset", []byte("4"))}, 2, "5", "as text"},
-		{bert.List{kv("limit", int64(1)<<40)}, maxList, "1", "limit capped"},
-		{bert.List{kv("limit", []byte("99999999999999999999999"))}, maxList, "1", "huge text limit capped"},
-		{bert.List{kv("offset", int64(maxList))}, 5, fmt.Sprint(maxList + 1), "last page"},
-		{bert.List{kv("offset", int64(1)<<50)}, 0, "", "offset past the end"},
-		{bert.List{kv("limit", int64(0))}, 0, "", "limit 0"},
-		{bert.List{kv("limit", 2.0), kv("offset", 1.0)}, 2, "2", "whole floats from JSON"},
-		{bert.List{kv("limit", nil), kv("offset", nil)}, defaultList, "1", "nil means default"},
+		{bert.List{}, 0, defaultList, "default limit"},
+		{bert.List{kv("limit", int64(3))}, 0, 3, "limit"},
+		{bert.List{kv("limit", int64(3)), kv("offset", int64(10))}, 10, 3, "limit and offset"},
+		{bert.List{kv("limit", bert.ByteList("2")), kv("offset", []byte("4"))}, 4, 2, "as text"},
+		{bert.List{kv("limit", int64(1)<<40)}, 0, maxList, "limit capped"},
+		{bert.List{kv("limit", []byte("99999999999999999999999"))}, 0, maxList, "huge text limit capped"},
+		{bert.List{kv("offset", int64(maxList))}, maxList, 5, "last page"},
+		{bert.List{kv("offset", int64(1)<<50)}, 0, 0, "offset past the end"},
+		{bert.List{kv("limit", int64(0))}, 0, 0, "limit 0"},
+		{bert.List{kv("limit", 2.0), kv("offset", 1.0)}, 1, 2, "whole floats from JSON"},
+		{bert.List{kv("limit", nil), kv("offset", nil)}, 0, defaultList, "nil means default"},
 	}
 	for _, tt := range tests {
 		got, err := call(t, h, Read, tt.props)
@@ -236,8 +249,8 @@ func TestDocumentsLimitOffset(t *testing.T) {
 			t.Errorf("%s: %d documents, want %d", tt.desc, len(ids), tt.n)
 			continue
 		}
-		if tt.n > 0 && ids[0] != tt.firstID {
-			t.Errorf("%s: first id %s, want %s", tt.desc, ids[0], tt.firstID)
+		if want := made[tt.first : tt.first+tt.n]; tt.n > 0 && !reflect.DeepEqual(ids, want) {
+			t.Errorf("%s: ids %v, want %v", tt.desc, ids, want)
 		}
 	}
 	// An empty collection is an empty list, not nil.

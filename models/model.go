@@ -5,14 +5,22 @@ import "context"
 // Method is one of the sync methods a model handler serves.
 type Method string
 
-// The methods a Handler is called with. subscribe, unsubscribe and
-// broadcast never reach a handler: the model actor serves them itself.
+// The methods a Handler is called with.
 const (
 	Create Method = "create"
 	Read   Method = "read"
 	Update Method = "update"
 	Patch  Method = "patch"
 	Delete Method = "delete"
+)
+
+// The methods the model actor serves itself: they never reach
+// [Handler.Sync], but a [Guard] is asked about them and the access rules
+// name them.
+const (
+	Subscribe   Method = "subscribe"
+	Unsubscribe Method = "unsubscribe"
+	Broadcast   Method = "broadcast"
 )
 
 // Request is one call of a model's sync handler, the Go counterpart of
@@ -26,6 +34,30 @@ type Request struct {
 	// Props are the request's properties with their keys as text, in the
 	// order the client sent them.
 	Props Props
+	// Caller is who sent the request; the zero Caller is anonymous, as is
+	// every caller when the server runs without authentication.
+	Caller Caller
+	// Owned is set on a collection read of a type whose read rule is
+	// "owner" (see [Rules]): the caller may see their own documents only.
+	// A handler should list only those, so that limit and offset count
+	// them alone (the document model does); the model actor drops any
+	// other document from the reply all the same.
+	Owned *Ownership
+	// MaxReplySize is the largest reply message, in bytes of its BERT
+	// encoding in the BERT-JS profile (without the version byte), that
+	// can reach the caller: the message limit less the reply's envelope
+	// (and Ref) and, for a change, less the push's. A reply over it is
+	// answered {sync, error, {too_large, …}} instead. The model actor
+	// sets it on every request; zero, in a Request made by hand, and a
+	// negative value mean no limit. The document model trims collection
+	// reads to it and refuses writes whose document would not fit.
+	MaxReplySize int
+}
+
+// Ownership names the documents of one owner: those whose attribute Field
+// holds Subject.
+type Ownership struct {
+	Field, Subject string
 }
 
 // Handler serves the sync methods of one model type. The registry runs each

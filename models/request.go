@@ -77,11 +77,17 @@ func integralFloat(f float64) (int64, bool) {
 	return int64(f), true
 }
 
-// idOf returns the text of the "id" property (see NewRequest).
+// idOf returns the text of the "id" property (see NewRequest). Its
+// length is checked before any conversion: the decimal text of a large
+// bignum costs time that grows faster than its size, and copying out a
+// long binary or list costs its size.
 func idOf(props Props) (string, error) {
 	v, ok := props.Get("id")
 	if !ok || v == nil {
 		return "", nil
+	}
+	if n := textLen(v); n > MaxIDSize {
+		return "", idTooLong(n)
 	}
 	var id string
 	switch t := v.(type) {
@@ -92,6 +98,9 @@ func idOf(props Props) (string, error) {
 	case *big.Int:
 		if t == nil {
 			return "", nil
+		}
+		if t.BitLen() > 8*MaxBignumBytes {
+			return "", Errorf(CodeBadRequest, "id is an integer of %d bytes, the limit is %d", (t.BitLen()+7)/8, MaxBignumBytes)
 		}
 		id = t.String()
 	case float64:
@@ -108,7 +117,11 @@ func idOf(props Props) (string, error) {
 		id = s
 	}
 	if len(id) > MaxIDSize {
-		return "", Errorf(CodeBadRequest, "id of %d bytes, the limit is %d", len(id), MaxIDSize)
+		return "", idTooLong(len(id))
 	}
 	return id, nil
+}
+
+func idTooLong(n int) error {
+	return Errorf(CodeBadRequest, "id of %d bytes, the limit is %d", n, MaxIDSize)
 }

@@ -8,11 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/internal/limits"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -50,15 +51,25 @@ var (
 //	        attributes (without id) exactly as they were given
 //	order   key: Seq as 8 bytes big-endian, value: the id
 //
-// The sequence of docs numbers generated ids and the sequence of order
-// numbers insertions. Values keep every term of the bert term model as it
+// The sequence of order numbers insertions; generated ids are not
+// numbered but random (see newDocumentID). Values keep every term of the bert term model as it
 // came: a byte list stays a byte list, a list of small integers a list
 // (the codec keeps List and ByteList apart), a map a map, a bignum a
 // bignum. A byte list longer than 65535 bytes, which no STRING_EXT can
 // hold, reads back as a list of integers, as it would from Erlang.
+//
+// A model type's buckets are made by its first insertion (Insert, or a Put
+// that creates) and kept when its last document is removed, with the
+// sequence that orders its documents; reads never make any. The
+// Store counts the types it holds ([Store.TypeCount]), so that
+// [Documents] can bound them.
 type Store struct {
-	db        *bbolt.DB
-	path      string
+	db   *bbolt.DB
+	path string
+	// types counts the model types' buckets: at open, and then inside
+	// each write transaction that makes one (under bbolt's writer lock),
+	// taken back if that transaction fails.
+	types     atomic.Int64
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -90,16 +101,32 @@ func openStore(path string, lockTimeout time.Duration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: open store %s: %w", path, err)
 	}
+	var types int64
 	err = db.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(rootBucket)
-		return err
+		root, err := tx.CreateBucketIfNotExists(rootBucket)
+		if err != nil {
+			return err
+		}
+		c := root.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil { // a bucket: a model type
+				types++
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("models: open store %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	s := &Store{db: db, path: path}
+	s.types.Store(types)
+	return s, nil
 }
+
+// TypeCount returns the number of model types the store holds: those
+// with a document, or that had one.
+func (s *Store) TypeCount() int { return int(s.types.Load()) }
 
 // Path returns the path of the store file.
 func (s *Store) Path() string { return s.path }
@@ -123,29 +150,33 @@ func (s *Store) Get(ctx context.Context, model, id string) (Props, error) {
 	return attrs, err
 }
 
-// Insert stores a new document and returns its id. With id "" it numbers
-// the document: the next number of the model's sequence not taken, as
-// decimal text ("1", "2", ...). A document id that exists is an error
-// wrapping [ErrConflict].
+// Insert stores a new document and returns its id. With id "" it makes
+// one: unguessable, and sorting after those made in earlier milliseconds
+// (see newDocumentID).
+// A document id that exists is an error wrapping [ErrConflict].
 func (s *Store) Insert(ctx context.Context, model, id string, attrs Props) (string, error) {
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		docs, order, err := createModelBuckets(tx, model)
+	return s.insert(ctx, model, id, attrs, -1, nil)
+}
+
+// insert is Insert, refusing a new model type beyond maxTypes (see
+// typeBuckets) and what check refuses.
+func (s *Store) insert(ctx context.Context, model, id string, attrs Props, maxTypes int, check docCheck) (string, error) {
+	err := s.updateTypes(ctx, func(tx *bbolt.Tx, made *bool) error {
+		docs, order, err := s.typeBuckets(tx, model, maxTypes, made)
 		if err != nil {
 			return err
 		}
 		if id == "" {
-			for {
-				n, err := docs.NextSequence()
-				if err != nil {
-					return err
-				}
-				id = strconv.FormatUint(n, 10)
-				if docs.Get([]byte(id)) == nil {
-					break
-				}
+			var err error
+			if id, err = newDocumentID(time.Now()); err != nil {
+				return err
 			}
-		} else if docs.Get([]byte(id)) != nil {
+		}
+		if docs.Get([]byte(id)) != nil {
 			return Errorf(CodeConflict, "%s %q exists", model, id)
+		}
+		if err := check.run(id, attrs); err != nil {
+			return err
 		}
 		return put(docs, order, id, 0, attrs)
 	})
@@ -159,8 +190,14 @@ func (s *Store) Insert(ctx context.Context, model, id string, attrs Props) (stri
 // there is none; created says which. A replaced document keeps its place
 // in the collection's order.
 func (s *Store) Put(ctx context.Context, model, id string, attrs Props) (created bool, err error) {
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		docs, order, err := createModelBuckets(tx, model)
+	return s.put(ctx, model, id, attrs, -1, nil)
+}
+
+// put is Put, refusing a new model type beyond maxTypes (see
+// typeBuckets) and what check refuses.
+func (s *Store) put(ctx context.Context, model, id string, attrs Props, maxTypes int, check docCheck) (created bool, err error) {
+	err = s.updateTypes(ctx, func(tx *bbolt.Tx, made *bool) error {
+		docs, order, err := s.typeBuckets(tx, model, maxTypes, made)
 		if err != nil {
 			return err
 		}
@@ -172,6 +209,9 @@ func (s *Store) Put(ctx context.Context, model, id string, attrs Props) (created
 		} else {
 			created = true
 		}
+		if err := check.run(id, attrs); err != nil {
+			return err
+		}
 		return put(docs, order, id, seq, attrs)
 	})
 	return created, err
@@ -181,6 +221,11 @@ func (s *Store) Put(ctx context.Context, model, id string, attrs Props) (created
 // returns all its attributes. A missing document is an error wrapping
 // [ErrNotFound].
 func (s *Store) Merge(ctx context.Context, model, id string, attrs Props) (Props, error) {
+	return s.merge(ctx, model, id, attrs, nil)
+}
+
+// merge is Merge, refusing what check refuses.
+func (s *Store) merge(ctx context.Context, model, id string, attrs Props, check docCheck) (Props, error) {
 	var merged Props
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		docs, order, seq, old, err := findRecord(tx, model, id)
@@ -188,6 +233,9 @@ func (s *Store) Merge(ctx context.Context, model, id string, attrs Props) (Props
 			return err
 		}
 		merged = old.Merge(attrs)
+		if err := check.run(id, merged); err != nil {
+			return err
+		}
 		return put(docs, order, id, seq, merged)
 	})
 	if err != nil {
@@ -241,7 +289,26 @@ func (s *Store) List(ctx context.Context, model string, offset, limit int) ([]Do
 		return nil, Errorf(CodeBadRequest, "negative offset or limit")
 	}
 	list := []Doc{}
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	if limit == 0 {
+		return list, nil
+	}
+	err := s.each(ctx, model, offset, func(d Doc) (bool, error) {
+		list = append(list, d)
+		return len(list) < limit, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// each calls fn with the documents of model in creation order, after
+// skipping the first offset, until fn returns false or an error, or the
+// documents end. It decodes one document at a time, so a caller that
+// stops early (a collection read that is full) decodes no more than it
+// keeps. fn runs inside a read transaction: it must not write to s.
+func (s *Store) each(ctx context.Context, model string, offset int, fn func(Doc) (bool, error)) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
 		docs, order := modelBuckets(tx, model)
 		if docs == nil {
 			return nil
@@ -251,7 +318,7 @@ func (s *Store) List(ctx context.Context, model string, offset, limit int) ([]Do
 		for skip := offset; k != nil && skip > 0; skip-- {
 			k, id = c.Next()
 		}
-		for ; k != nil && len(list) < limit; k, id = c.Next() {
+		for ; k != nil; k, id = c.Next() {
 			v := docs.Get(id)
 			if v == nil {
 				return fmt.Errorf("models: store: order entry %x of %s names a missing document %q", k, model, id)
@@ -260,14 +327,13 @@ func (s *Store) List(ctx context.Context, model string, offset, limit int) ([]Do
 			if err != nil {
 				return err
 			}
-			list = append(list, Doc{ID: string(id), Attrs: attrs})
+			more, err := fn(Doc{ID: string(id), Attrs: attrs})
+			if err != nil || !more {
+				return err
+			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return list, nil
 }
 
 // Count returns the number of documents of model. It walks the model's
@@ -327,13 +393,40 @@ func modelBuckets(tx *bbolt.Tx, model string) (docs, order *bbolt.Bucket) {
 	return m.Bucket(docsBucket), m.Bucket(orderBucket)
 }
 
-func createModelBuckets(tx *bbolt.Tx, model string) (docs, order *bbolt.Bucket, err error) {
+// updateTypes runs fn in a write transaction like update, for a write
+// that may make a model type: fn sets *made when it did (typeBuckets),
+// and if the transaction then fails the type is not counted.
+func (s *Store) updateTypes(ctx context.Context, fn func(tx *bbolt.Tx, made *bool) error) error {
+	var made bool
+	err := s.update(ctx, func(tx *bbolt.Tx) error { return fn(tx, &made) })
+	if err != nil && made {
+		// Until here, a concurrent write counted one type too many: it
+		// may have refused a type it could have made, never the reverse.
+		s.types.Add(-1)
+	}
+	return err
+}
+
+// typeBuckets returns the buckets of model, making them if the type is
+// new; then it sets *made. A new type that would make the store hold more
+// than maxTypes (no bound if it is not positive) is an error wrapping
+// [ErrForbidden]. The count is checked and raised here, under bbolt's
+// writer lock, so that concurrent writes cannot pass the bound together.
+func (s *Store) typeBuckets(tx *bbolt.Tx, model string, maxTypes int, made *bool) (docs, order *bbolt.Bucket, err error) {
 	if model == "" {
 		return nil, nil, Errorf(CodeBadRequest, "empty model name")
 	}
-	m, err := tx.Bucket(rootBucket).CreateBucketIfNotExists([]byte(model))
-	if err != nil {
-		return nil, nil, err
+	root := tx.Bucket(rootBucket)
+	m := root.Bucket([]byte(model))
+	if m == nil {
+		if limits.Exceeds(s.types.Load()+1, int64(maxTypes)) {
+			return nil, nil, Errorf(CodeForbidden, "too many model types in the store (limit %d): %s cannot be created", maxTypes, model)
+		}
+		if m, err = root.CreateBucket([]byte(model)); err != nil {
+			return nil, nil, err
+		}
+		s.types.Add(1)
+		*made = true
 	}
 	if docs, err = m.CreateBucketIfNotExists(docsBucket); err != nil {
 		return nil, nil, err
@@ -342,6 +435,21 @@ func createModelBuckets(tx *bbolt.Tx, model string) (docs, order *bbolt.Bucket, 
 		return nil, nil, err
 	}
 	return docs, order, nil
+}
+
+// docCheck vets a document about to be written, inside the write's
+// transaction, once its id and attributes are final (a generated id, a
+// merge's result) and before its record is encoded: an error rolls the
+// write back. The document model checks there that the document fits in
+// a reply.
+type docCheck func(id string, attrs Props) error
+
+// run applies c, if there is one.
+func (c docCheck) run(id string, attrs Props) error {
+	if c == nil {
+		return nil
+	}
+	return c(id, attrs)
 }
 
 // put writes document id with attrs at place seq, or at a new place at the
@@ -375,6 +483,10 @@ func seqKey(seq uint64) []byte {
 }
 
 // encodeRecord returns the stored form of a document, checking its size.
+// The encoding is bounded before it starts: a client's attributes come
+// from a message of bounded size (the decoder bounds what it inflates),
+// and the document model's check (docCheck) has bounded the document's
+// reply, which is at most a few bytes a key smaller than the record.
 func encodeRecord(seq uint64, attrs Props) ([]byte, error) {
 	if seq > math.MaxInt64 {
 		return nil, fmt.Errorf("models: store: sequence %d out of range", seq)
@@ -410,7 +522,9 @@ func decodeRecord(v []byte) (uint64, Props, error) {
 	if !ok || seq <= 0 {
 		return 0, nil, fmt.Errorf("models: store: corrupt record: sequence is %s", bert.KindOf(tup[0]))
 	}
-	attrs, err := ParseProps(tup[1])
+	// Without the bounds on a client's props: a record written before a
+	// bound existed reads all the same.
+	attrs, err := parseProps(tup[1], false)
 	if err != nil {
 		// %v: a stored record that does not parse is the server's fault,
 		// not a bad request.

@@ -116,8 +116,8 @@ func BenchmarkStoreList(b *testing.B) {
 func fillStore(b *testing.B, s *Store, n int) string {
 	b.Helper()
 	attrs := benchAttrs()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		docs, order, err := createModelBuckets(tx, "c")
+	err := s.updateTypes(context.Background(), func(tx *bbolt.Tx, made *bool) error {
+		docs, order, err := s.typeBuckets(tx, "c", -1, made)
 		if err != nil {
 			return err
 		}

@@ -103,33 +103,41 @@ func TestStoreCRUD(t *testing.T) {
 	ctx := context.Background()
 	attrs := Props{{"name", []byte("Ann")}}
 
-	if _, err := s.Get(ctx, "c", "1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Get(ctx, "c", "x"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get before any write: %v, want not found", err)
 	}
 	id1, err := s.Insert(ctx, "c", "", attrs)
-	if err != nil || id1 != "1" {
-		t.Fatalf("Insert = %q, %v, want \"1\"", id1, err)
+	if err != nil || !isDocumentID(id1) {
+		t.Fatalf("Insert = %q, %v, want a generated id", id1, err)
 	}
-	// A client-chosen id that the sequence would give next is skipped.
+	// A client may choose its own id, but not one that is taken: neither
+	// its own earlier choice nor a generated id.
 	if _, err := s.Insert(ctx, "c", "2", attrs); err != nil {
 		t.Fatalf("Insert 2: %v", err)
 	}
-	if id, err := s.Insert(ctx, "c", "", attrs); err != nil || id != "3" {
-		t.Fatalf("Insert = %q, %v, want \"3\" after a client took 2", id, err)
+	id3, err := s.Insert(ctx, "c", "", attrs)
+	if err != nil || !isDocumentID(id3) || id3 == id1 {
+		t.Fatalf("Insert = %q, %v, want a generated id other than %q", id3, err, id1)
 	}
 	if _, err := s.Insert(ctx, "c", "2", attrs); !errors.Is(err, ErrConflict) {
-		t.Errorf("Insert of an existing id: %v, want conflict", err)
+		t.Errorf("Insert of an existing client-chosen id: %v, want conflict", err)
 	}
-	// Another type has its own sequence and ids.
-	if id, err := s.Insert(ctx, "d", "", nil); err != nil || id != "1" {
-		t.Errorf("Insert into d = %q, %v, want \"1\"", id, err)
+	if _, err := s.Insert(ctx, "c", id1, attrs); !errors.Is(err, ErrConflict) {
+		t.Errorf("Insert with a generated id as the client's choice: %v, want conflict", err)
+	}
+	// Another type has its own ids: a client may reuse one of c's there.
+	if id, err := s.Insert(ctx, "d", "", nil); err != nil || !isDocumentID(id) {
+		t.Errorf("Insert into d = %q, %v, want a generated id", id, err)
+	}
+	if _, err := s.Insert(ctx, "d", id1, nil); err != nil {
+		t.Errorf("Insert into d with an id of c: %v", err)
 	}
 
-	created, err := s.Put(ctx, "c", "1", Props{{"level", int64(2)}})
+	created, err := s.Put(ctx, "c", id1, Props{{"level", int64(2)}})
 	if err != nil || created {
 		t.Fatalf("Put existing = %v, %v", created, err)
 	}
-	if got, _ := s.Get(ctx, "c", "1"); !reflect.DeepEqual(got, Props{{"level", int64(2)}}) {
+	if got, _ := s.Get(ctx, "c", id1); !reflect.DeepEqual(got, Props{{"level", int64(2)}}) {
 		t.Errorf("after Put: %v, want only level", got)
 	}
 	created, err = s.Put(ctx, "c", "zed", attrs)
@@ -137,7 +145,7 @@ func TestStoreCRUD(t *testing.T) {
 		t.Fatalf("Put new = %v, %v", created, err)
 	}
 
-	merged, err := s.Merge(ctx, "c", "1", Props{{"name", []byte("Bo")}, {"level", int64(3)}})
+	merged, err := s.Merge(ctx, "c", id1, Props{{"name", []byte("Bo")}, {"level", int64(3)}})
 	want := Props{{"level", int64(3)}, {"name", []byte("Bo")}}
 	if err != nil || !reflect.DeepEqual(merged, want) {
 		t.Errorf("Merge = %v, %v, want %v", merged, err, want)
@@ -145,7 +153,7 @@ func TestStoreCRUD(t *testing.T) {
 	if _, err := s.Merge(ctx, "c", "nope", attrs); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Merge of a missing id: %v", err)
 	}
-	if _, err := s.Merge(ctx, "nomodel", "1", attrs); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Merge(ctx, "nomodel", id1, attrs); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Merge in a missing model: %v", err)
 	}
 
@@ -153,38 +161,52 @@ func TestStoreCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{"1", "2", "3", "zed"}) {
+	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{id1, "2", id3, "zed"}) {
 		t.Errorf("List ids = %v, want creation order", ids)
 	}
 	if n, err := s.Count(ctx, "c"); err != nil || n != 4 {
 		t.Errorf("Count = %d, %v", n, err)
 	}
 
-	old, err := s.Remove(ctx, "c", "1")
+	old, err := s.Remove(ctx, "c", id1)
 	if err != nil || !reflect.DeepEqual(old, want) {
 		t.Errorf("Remove = %v, %v", old, err)
 	}
-	if _, err := s.Remove(ctx, "c", "1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Remove(ctx, "c", id1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Remove: %v, want not found", err)
 	}
-	if _, err := s.Get(ctx, "c", "1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Get(ctx, "c", id1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get after Remove: %v", err)
 	}
 	list, _ = s.List(ctx, "c", 0, 100)
-	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{"2", "3", "zed"}) {
+	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{"2", id3, "zed"}) {
 		t.Errorf("List after Remove = %v", ids)
 	}
 	// A document put again after removal goes to the end.
-	if _, err := s.Put(ctx, "c", "1", attrs); err != nil {
+	if _, err := s.Put(ctx, "c", id1, attrs); err != nil {
 		t.Fatal(err)
 	}
 	list, _ = s.List(ctx, "c", 0, 100)
-	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{"2", "3", "zed", "1"}) {
+	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{"2", id3, "zed", id1}) {
 		t.Errorf("List after re-Put = %v", ids)
 	}
 	if list, err := s.List(ctx, "empty", 0, 10); err != nil || list == nil || len(list) != 0 {
 		t.Errorf("List of a missing model = %#v, %v, want empty", list, err)
 	}
+}
+
+// isDocumentID reports whether id has the form of an id the store makes:
+// 29 characters of lowercase base32hex.
+func isDocumentID(id string) bool {
+	if len(id) != 29 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'v') {
+			return false
+		}
+	}
+	return true
 }
 
 func docIDs(docs []Doc) []string {
@@ -248,14 +270,19 @@ func TestStoreLimits(t *testing.T) {
 	if n, _ := s.Count(ctx, "c"); n != 0 {
 		t.Errorf("a failed write left %d documents", n)
 	}
-	// The sequence is part of the rolled-back transaction: no id is used up.
-	if id, err := s.Insert(ctx, "c", "", Props{{"a", int64(1)}}); err != nil || id != "1" {
-		t.Errorf("Insert after failures = %q, %v, want \"1\"", id, err)
+	// The failed writes were rolled back whole: the next insertion is the
+	// collection's only document, first in order.
+	id, err := s.Insert(ctx, "c", "", Props{{"a", int64(1)}})
+	if err != nil || !isDocumentID(id) {
+		t.Fatalf("Insert after failures = %q, %v, want a generated id", id, err)
 	}
-	if _, err := s.Merge(ctx, "c", "1", big); !errors.Is(err, ErrTooLarge) {
+	if list, err := s.List(ctx, "c", 0, 10); err != nil || !reflect.DeepEqual(docIDs(list), []string{id}) {
+		t.Errorf("List after failures = %v, %v, want only %q", docIDs(list), err, id)
+	}
+	if _, err := s.Merge(ctx, "c", id, big); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Merge over MaxDocumentSize: %v", err)
 	}
-	if got, _ := s.Get(ctx, "c", "1"); !reflect.DeepEqual(got, Props{{"a", int64(1)}}) {
+	if got, _ := s.Get(ctx, "c", id); !reflect.DeepEqual(got, Props{{"a", int64(1)}}) {
 		t.Errorf("a failed Merge changed the document: %v", got)
 	}
 	if _, err := s.Insert(ctx, "c", "", Props{{"ch", make(chan int)}}); !errors.Is(err, ErrBadRequest) {
@@ -306,12 +333,18 @@ func TestStoreDurable(t *testing.T) {
 		}
 	}
 	list, _ := s.List(ctx, "c", 0, 10)
-	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{"1", "b"}) {
-		t.Errorf("List after reopen = %v", ids)
+	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{id, "b"}) {
+		t.Errorf("List after reopen = %v, want [%s b]", ids, id)
 	}
-	// The sequence survives too: the next generated id is new.
-	if id, err := s.Insert(ctx, "c", "", nil); err != nil || id != "2" {
-		t.Errorf("Insert after reopen = %q, %v, want \"2\"", id, err)
+	// The order survives too: a document made after reopening is new and
+	// comes after those made before.
+	id2, err := s.Insert(ctx, "c", "", nil)
+	if err != nil || !isDocumentID(id2) || id2 == id {
+		t.Fatalf("Insert after reopen = %q, %v, want a generated id other than %q", id2, err, id)
+	}
+	list, _ = s.List(ctx, "c", 0, 10)
+	if ids := docIDs(list); !reflect.DeepEqual(ids, []string{id, "b", id2}) {
+		t.Errorf("List after reopen and Insert = %v, want [%s b %s]", ids, id, id2)
 	}
 }
 
@@ -340,7 +373,9 @@ func TestStoreDurableAcrossProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "id 1") {
+	_, rest, ok := strings.Cut(string(out), "id ")
+	id, _, _ := strings.Cut(rest, "\n")
+	if !ok || !isDocumentID(id) {
 		t.Fatalf("child said %q", out)
 	}
 	s, err := OpenStore(path)
@@ -348,7 +383,7 @@ func TestStoreDurableAcrossProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.Get(context.Background(), "c", "1")
+	got, err := s.Get(context.Background(), "c", id)
 	if err != nil || !reflect.DeepEqual(got, Props{{"name", []byte("kept")}}) {
 		t.Errorf("Get = %v, %v", got, err)
 	}

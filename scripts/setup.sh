@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh installs what the test suite needs on a fresh Debian machine:
 # Erlang/OTP (the codec's reference and the Erlang peer), Chromium (the
-# browser tests), the Go modules and the browser tests' npm packages.
+# browser tests), the Go modules, and the npm packages of the browser
+# tests and of the JS client's build (esbuild).
 # It skips whatever is already there, so running it twice is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ fi
 
 go mod download
 
-if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
-	(cd tests/browser && npm ci --no-audit --no-fund)
-fi
+for dir in tests/browser client; do
+	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+		(cd "$dir" && npm ci --no-audit --no-fund)
+	fi
+done

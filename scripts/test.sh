@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# test.sh runs every test: unit tests, the Erlang interop and end-to-end
-# tests and the browser tests. It installs what they need first.
+# test.sh runs every test: unit tests (Go and the JS client's), the
+# Erlang interop and end-to-end tests and the browser tests, after go vet,
+# gofmt, the purego build of the codec, the cross-OS builds and the check
+# that the committed JS bundles are fresh. It installs what they need
+# first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,4 +13,16 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change: $unformatted" >&2
 	exit 1
 fi
+# The codec's unsafe boxing has a safe fallback; both must pass.
+go test -count=1 -tags purego ./bert/...
+# cmd/bertsync builds for every OS, not only this one, and for 32-bit
+# targets; the bench's non-unix fallbacks compile with their tests.
+for target in windows/amd64 darwin/arm64 freebsd/amd64 linux/386; do
+	GOOS=${target%/*} GOARCH=${target#*/} go build ./...
+done
+GOOS=windows go vet ./internal/bench ./cmd/bertsync
+# The served JS client is built from client/src: the committed bundles
+# must be what the sources build, and the modules have unit tests.
+(cd client && npm run --silent check)
+node --test client/test/
 go test -count=1 -timeout 10m ./...

@@ -10,14 +10,20 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/gateway"
+	"github.com/bertsync/bertsync/models"
 )
 
 // e2eHTTP is one Bullet session over HTTP: a client with a cookie jar.
@@ -27,12 +33,15 @@ type e2eHTTP struct {
 	client *http.Client
 }
 
-func e2eNewHTTP(t testing.TB, s *e2eServer) *e2eHTTP {
+func e2eNewHTTP(t testing.TB, s *e2eServer) *e2eHTTP { return e2eNewHTTPAt(t, s.URL()) }
+
+// e2eNewHTTPAt is e2eNewHTTP for the server at base (http://host:port).
+func e2eNewHTTPAt(t testing.TB, base string) *e2eHTTP {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &e2eHTTP{t: t, base: s.URL(), client: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+	return &e2eHTTP{t: t, base: base, client: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
 }
 
 // do sends one request with the Origin of the page, as a browser would.
@@ -245,7 +254,8 @@ func (es *e2eES) Close() {
 
 // TestE2EPostAndLongPoll: CRUD over POST, then pushes buffered by the
 // session between polls reach the next long-poll GET, in both directions
-// with a WebSocket peer.
+// with a WebSocket peer. (A poll held while the change is made is
+// TestE2EHeldPoll's.)
 func TestE2EPostAndLongPoll(t *testing.T) {
 	t.Parallel()
 	s := e2eStartServer(t, "")
@@ -292,21 +302,6 @@ func TestE2EPostAndLongPoll(t *testing.T) {
 		t.Fatalf("seqs %v", seqs)
 	}
 
-	// A poll held open receives a change made while it waits.
-	done := make(chan any, 1)
-	go func() {
-		status, m := h.Poll(e2eTimeout)
-		if status != http.StatusOK {
-			m = fmt.Sprintf("status %d", status)
-		}
-		done <- m
-	}()
-	time.Sleep(200 * time.Millisecond)
-	ws.OK(e2eT{e2eA("sync"), e2eA("delete"), model, e2eProps("id", []byte("m1"))})
-	if m := <-done; func() bool { p, ok := e2eParsePush(m); return !ok || p.Event != "deleted" }() {
-		t.Fatalf("held poll got %v (%s), want the deleted push", m, e2eFmt(m))
-	}
-
 	// The other direction: a WebSocket subscriber sees a change made over POST.
 	ws.OK(e2eT{e2eA("sync"), e2eA("subscribe"), model, e2eL{}})
 	h.PostOK(e2eT{e2eA("sync"), e2eA("patch"), model, e2eProps("id", []byte("m2"), "read", e2eA("yes"))})
@@ -321,6 +316,114 @@ func TestE2EPostAndLongPoll(t *testing.T) {
 	if r := h.postBad([]byte{131, 1, 2, 3}); r.Code != "bad_request" {
 		t.Fatalf("POST garbage: %s", e2eFmt(r.Term))
 	}
+}
+
+// TestE2EHeldPoll: a long poll that the server holds, having nothing for
+// it, gets the push of a change made while it waits. The gateway runs in
+// this process, so that the test can see from outside it that the poll is
+// held before it makes the change: the poll's handler is parked in its
+// select (e2eHeldPolls). Otherwise the change could reach the session
+// before the poll and be taken from its buffer, which TestE2EPostAndLongPoll
+// covers. Not parallel: no other test's poll is held meanwhile.
+func TestE2EHeldPoll(t *testing.T) {
+	addr := e2eStartInProcess(t)
+	h := e2eNewHTTPAt(t, "http://"+addr)
+	model := e2eA("held")
+	h.PostOK(e2eT{e2eA("sync"), e2eA("subscribe"), model, e2eL{}})
+	ws := e2eDial(t, addr, false)
+	if n := e2eHeldPolls(); n != 0 {
+		t.Fatalf("%d polls held before the test's", n)
+	}
+
+	for _, id := range []string{"h1", "h2"} {
+		done := make(chan any, 1)
+		go func() {
+			status, m := h.Poll(e2eTimeout)
+			if status != http.StatusOK {
+				m = fmt.Sprintf("status %d", status)
+			}
+			done <- m
+		}()
+		for limit := time.Now().Add(e2eTimeout); e2eHeldPolls() != 1; time.Sleep(time.Millisecond) {
+			if time.Now().After(limit) {
+				t.Fatalf("the poll was not held within %v", e2eTimeout)
+			}
+		}
+		select {
+		case m := <-done:
+			t.Fatalf("a poll with nothing to take returned %v", m)
+		default:
+		}
+		ws.OK(e2eT{e2eA("sync"), e2eA("create"), model, e2eProps("id", []byte(id))})
+		var m any
+		select {
+		case m = <-done:
+		case <-time.After(e2eTimeout):
+			t.Fatalf("the held poll did not return within %v of the change", e2eTimeout)
+		}
+		p, ok := e2eParsePush(m)
+		if v, _ := e2eGet(p.Props, "id"); !ok || p.Event != "created" || e2eText(v) != id {
+			t.Fatalf("held poll got %v (%s), want the push of %s", m, e2eFmt(m), id)
+		}
+	}
+}
+
+// e2eHeldPolls counts the long polls held by the gateways of this
+// process: goroutines parked in the select of the poll handler.
+func e2eHeldPolls() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	held := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, "[select") && strings.Contains(g, "gateway.(*Server).servePoll(") {
+			held++
+		}
+	}
+	return held
+}
+
+// e2eStartInProcess runs the gateway and actor system of `bertsync
+// serve` (the document model, default limits) in this process, on a
+// loopback port, until the test ends, and returns its host:port.
+func e2eStartInProcess(t testing.TB) string {
+	t.Helper()
+	store, err := models.OpenStore(t.TempDir() + "/bertsync.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &e2eLogCapture{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	sys, err := actors.NewSystem(ctx, actors.Config{Documents: models.NewDocuments(store, nil), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(sys, gateway.Config{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		go gw.Shutdown(sctx)
+		sys.Shutdown(sctx)
+		srv.Close()
+		store.Close()
+		cancel()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return strings.TrimPrefix(srv.URL, "http://")
 }
 
 // postBad POSTs bytes that are no valid request and returns the error reply.

@@ -110,7 +110,9 @@ func TestE2EBroadcast(t *testing.T) {
 // every push and the publisher every reply.
 func TestE2ESlowConsumer(t *testing.T) {
 	t.Parallel()
-	s := e2eStartServer(t, "")
+	// The publisher sends as fast as the server answers, past the
+	// default rate limit of one connection.
+	s := e2eStartServer(t, "", "--rate-limit", "1000000")
 	model := e2eA("firehose")
 	slow := e2eDial(t, s.Addr, false)
 	slow.OK(e2eT{e2eA("sync"), e2eA("subscribe"), model, e2eL{}})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 )
 
 // e2eTimeout bounds every wait for a reply or push.
@@ -81,7 +82,7 @@ func e2eInt(v any) (int64, bool) {
 }
 
 func e2eFmt(v any) string {
-	s, err := bert.Format(v)
+	s, err := erltext.Format(v)
 	if err != nil {
 		return fmt.Sprintf("%#v", v)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 )
 
 // syncTupleText is the seed's sync request with ten props, the text form
@@ -41,7 +42,7 @@ func vsErlangCases() []vsErlangCase {
 		b.Helper()
 		data, err := os.ReadFile(filepath.Join("..", "bert", "testdata", "sync_tuple.bert"))
 		if errors.Is(err, fs.ErrNotExist) {
-			term, perr := bert.Parse(syncTupleText)
+			term, perr := erltext.Parse(syncTupleText)
 			if perr != nil {
 				b.Fatal(perr)
 			}

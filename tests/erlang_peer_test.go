@@ -7,17 +7,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
-	"math/big"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/bertsync/bertsync/bert"
 )
 
 // erlPeerTimeout bounds one Erlang peer's whole life: a wedged VM is
@@ -230,86 +225,6 @@ func (p *erlPeer) encode(text string) erlTerm {
 	et.id = r[1]
 	copy(et.forms[:], r[2:])
 	return et
-}
-
-// erlTermEqual compares decoded terms as Erlang's =:= does, except that
-// maps compare as sets of associations: text and bytes may list a map's
-// keys in different orders.
-func erlTermEqual(a, b any) bool {
-	switch x := a.(type) {
-	case bert.Tuple:
-		y, ok := b.(bert.Tuple)
-		return ok && erlSlicesEqual(x, y)
-	case bert.List:
-		y, ok := b.(bert.List)
-		return ok && erlSlicesEqual(x, y)
-	case bert.ImproperList:
-		y, ok := b.(bert.ImproperList)
-		return ok && erlSlicesEqual(x.Elems, y.Elems) && erlTermEqual(x.Tail, y.Tail)
-	case bert.Map:
-		y, ok := b.(bert.Map)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-	next:
-		for _, p := range x {
-			for _, q := range y {
-				if erlTermEqual(p.Key, q.Key) {
-					if erlTermEqual(p.Value, q.Value) {
-						continue next
-					}
-					return false
-				}
-			}
-			return false
-		}
-		return true
-	case bert.Dict:
-		y, ok := b.(bert.Dict)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !erlTermEqual(x[i].Key, y[i].Key) || !erlTermEqual(x[i].Value, y[i].Value) {
-				return false
-			}
-		}
-		return true
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	case bert.ByteList:
-		y, ok := b.(bert.ByteList)
-		return ok && bytes.Equal(x, y)
-	case bert.BitBinary:
-		y, ok := b.(bert.BitBinary)
-		return ok && x.Bits == y.Bits && bytes.Equal(x.Data, y.Data)
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Float64bits(x) == math.Float64bits(y)
-	case *big.Int:
-		y, ok := b.(*big.Int)
-		return ok && x.Cmp(y) == 0
-	case time.Time:
-		y, ok := b.(time.Time)
-		return ok && x.Equal(y)
-	case bert.Regex:
-		y, ok := b.(bert.Regex)
-		return ok && bytes.Equal(x.Source, y.Source) && erlSlicesEqual(x.Options, y.Options)
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-func erlSlicesEqual(a, b []any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !erlTermEqual(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // erlShort abbreviates a long text for a failure message.

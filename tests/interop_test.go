@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 )
 
 // Interop tests: the codec and the term text against real Erlang/OTP.
@@ -75,7 +76,7 @@ func TestInteropRandomTerms(t *testing.T) {
 			}
 			if i == 0 {
 				ref = v
-			} else if !erlTermEqual(v, ref) {
+			} else if !bert.Equal(v, ref) {
 				r.fail("term %s (%s): %s form decodes to %.300v, default form to %.300v", et.id, erlShort(et.texts[0]), erlForms[i], v, ref)
 			}
 		}
@@ -97,7 +98,7 @@ func TestInteropRandomTerms(t *testing.T) {
 		}
 
 		// (b) our text to Erlang.
-		for name, format := range map[string]func(any) (string, error){"Format": bert.Format, "FormatPretty": bert.FormatPretty} {
+		for name, format := range map[string]func(any) (string, error){"Format": erltext.Format, "FormatPretty": erltext.FormatPretty} {
 			text, err := format(ref)
 			if err != nil {
 				r.fail("term %s (%s): %s: %v", et.id, erlShort(et.texts[0]), name, err)
@@ -110,12 +111,12 @@ func TestInteropRandomTerms(t *testing.T) {
 
 		// (c) Erlang's text to us.
 		for i, text := range et.texts {
-			got, err := bert.Parse(text)
+			got, err := erltext.Parse(text)
 			if err != nil {
 				r.fail("term %s: Parse of Erlang's %s text %s: %v", et.id, []string{"~w", "~p", "~tp"}[i], erlShort(text), err)
 				continue
 			}
-			if !erlTermEqual(got, ref) {
+			if !bert.Equal(got, ref) {
 				r.fail("term %s: Parse of Erlang's %s text %s = %.300v, decoded %.300v", et.id, []string{"~w", "~p", "~tp"}[i], erlShort(text), got, ref)
 			}
 		}
@@ -193,7 +194,7 @@ func TestInteropBertComplexTypes(t *testing.T) {
 				t.Errorf("%s (%s): %v", tt.text, erlForms[i], err)
 				continue
 			}
-			if !erlTermEqual(v, tt.want) {
+			if !bert.Equal(v, tt.want) {
 				t.Errorf("%s (%s) decodes to %#v, want %#v", tt.text, erlForms[i], v, tt.want)
 			}
 		}
@@ -207,13 +208,13 @@ func TestInteropBertComplexTypes(t *testing.T) {
 				t.Errorf("%s: our %v bytes read back differently:\n%s", tt.text, prof, why)
 			}
 		}
-		text, err := bert.Format(tt.want)
+		text, err := erltext.Format(tt.want)
 		if err != nil {
 			t.Errorf("Format(%#v): %v", tt.want, err)
 		} else if why := p.check(et.id, "text", []byte(text)); why != "" {
 			t.Errorf("%s: Format gave %s, which Erlang reads differently:\n%s", tt.text, text, why)
 		}
-		if got, err := bert.Parse(tt.text); err != nil || !erlTermEqual(got, tt.want) {
+		if got, err := erltext.Parse(tt.text); err != nil || !bert.Equal(got, tt.want) {
 			t.Errorf("Parse(%s) = %#v, %v; want %#v", tt.text, got, err, tt.want)
 		}
 	}

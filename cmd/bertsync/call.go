@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 	"github.com/gorilla/websocket"
 )
 
@@ -92,7 +93,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	msgs := make([][]byte, 0, len(pos)-1)
 	for i, text := range pos[1:] {
-		term, err := bert.Parse(text)
+		term, err := erltext.Parse(text)
 		if err != nil {
 			fmt.Fprintf(stderr, "bertsync call: term %d %q: %v\n", i+1, text, err)
 			return 2
@@ -311,9 +312,9 @@ func (p *callPrinter) print(m callMessage) bool {
 	var text string
 	var err error
 	if p.pretty {
-		text, err = bert.FormatPretty(term)
+		text, err = erltext.FormatPretty(term)
 	} else {
-		text, err = bert.Format(term)
+		text, err = erltext.Format(term)
 	}
 	if err != nil {
 		p.fail(fmt.Errorf("cannot print message % x: %w", data, err))

@@ -12,16 +12,29 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bertsync/bertsync/actors"
+	"github.com/bertsync/bertsync/auth"
 	"github.com/bertsync/bertsync/gateway"
+	"github.com/bertsync/bertsync/models"
 )
 
 // serveFlags are the settings of bertsync serve.
 type serveFlags struct {
-	addr, data, path string
-	models, origins  []string
-	level            slog.Level
-	// Zero sizes leave the gateway's defaults.
-	maxMessage, maxBody, maxUpload int64
+	addr, data, path                             string
+	models, origins                              []string
+	level                                        slog.Level
+	maxMessage, maxBody, maxUpload, maxQueueSize int64
+	maxQueue                                     int
+	// hosts is --allowed-hosts; empty derives them from --addr.
+	hosts []string
+	// The admission limits; a zero rateBurst is twice rateLimit.
+	maxConns, maxConnsPerAddr, maxPollSessions, rateLimit, rateBurst int
+	// maxTypes is --max-types.
+	maxTypes int
+	// jwt verifies tokens when a key file is given (nil: no
+	// authentication), and rules are the access rules in force.
+	jwt   *auth.JWT
+	rules *models.Rules
 }
 
 // parseServeFlags reads args, each flag defaulting to its environment
@@ -43,11 +56,25 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	data := fs.String("data", env("BERTSYNC_DATA", "./data"), "data `directory`: the store bertsync.db and uploaded files [BERTSYNC_DATA]")
 	path := fs.String("path", env("BERTSYNC_PATH", gateway.DefaultPath), "URL `path` of the Bullet endpoint [BERTSYNC_PATH]")
 	modelList := fs.String("models", env("BERTSYNC_MODELS", ""), "comma-separated model `types` the generic document model serves; empty serves any [BERTSYNC_MODELS]")
+	secretFile := fs.String("jwt-secret-file", env("BERTSYNC_JWT_SECRET_FILE", ""), "accept JWTs signed HS256/384/512 with the bytes of `file` (one trailing newline trimmed) [BERTSYNC_JWT_SECRET_FILE]")
+	publicKeyFile := fs.String("jwt-public-key-file", env("BERTSYNC_JWT_PUBLIC_KEY_FILE", ""), "accept JWTs signed RS256/384/512, ES256/384/512 or EdDSA, verified with the PEM public key in `file` [BERTSYNC_JWT_PUBLIC_KEY_FILE]")
+	issuer := fs.String("jwt-issuer", env("BERTSYNC_JWT_ISSUER", ""), "when set, a token's iss must be `issuer` [BERTSYNC_JWT_ISSUER]")
+	audience := fs.String("jwt-audience", env("BERTSYNC_JWT_AUDIENCE", ""), "when set, a token's aud must include `audience` [BERTSYNC_JWT_AUDIENCE]")
+	rulesFile := fs.String("rules", env("BERTSYNC_RULES", ""), "access rules `file` (JSON, docs/security.md); without it every method is authenticated with a key, public without [BERTSYNC_RULES]")
+	maxTypes := fs.String("max-types", env("BERTSYNC_MAX_TYPES", strconv.Itoa(models.DefaultMaxTypes)), "most model `types` the generic document model keeps in the store; a create into one more is refused {forbidden, ...} [BERTSYNC_MAX_TYPES]")
 	origins := fs.String("allow-origin", env("BERTSYNC_ALLOW_ORIGIN", ""), "comma-separated `origins` allowed besides the server's own, * for any [BERTSYNC_ALLOW_ORIGIN]")
 	level := fs.String("log-level", env("BERTSYNC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error [BERTSYNC_LOG_LEVEL]")
 	maxMessage := fs.String("max-message", env("BERTSYNC_MAX_MESSAGE", "1MiB"), "largest Bullet message `size` (B, KiB, MiB, GiB) [BERTSYNC_MAX_MESSAGE]")
 	maxBody := fs.String("max-body", env("BERTSYNC_MAX_BODY", "1MiB"), "largest REST JSON body `size` [BERTSYNC_MAX_BODY]")
 	maxUpload := fs.String("max-upload", env("BERTSYNC_MAX_UPLOAD", "32MiB"), "largest uploaded file `size` [BERTSYNC_MAX_UPLOAD]")
+	maxQueue := fs.String("max-queue", env("BERTSYNC_MAX_QUEUE", strconv.Itoa(gateway.DefaultMaxQueue)), "most `messages` waiting to be sent to one client; past it the client is cut off as a slow consumer [BERTSYNC_MAX_QUEUE]")
+	maxQueueSize := fs.String("max-queue-size", env("BERTSYNC_MAX_QUEUE_SIZE", "4MiB"), "most bytes (`size`) waiting to be sent to one client [BERTSYNC_MAX_QUEUE_SIZE]")
+	hosts := fs.String("allowed-hosts", env("BERTSYNC_ALLOWED_HOSTS", ""), "comma-separated host `names` this server answers to (name or name:port; * for any Host, which allows DNS rebinding); empty: the listen address, and localhost, 127.0.0.1 and [::1] when it is loopback; required when --addr is every interface (0.0.0.0, ::) [BERTSYNC_ALLOWED_HOSTS]")
+	maxConns := fs.String("max-conns", env("BERTSYNC_MAX_CONNS", strconv.Itoa(gateway.DefaultMaxConns)), "most `connections` held open at once (WebSockets, EventSource streams, long-polls); past it 503 [BERTSYNC_MAX_CONNS]")
+	maxConnsPerAddr := fs.String("max-conns-per-addr", env("BERTSYNC_MAX_CONNS_PER_ADDR", strconv.Itoa(gateway.DefaultMaxConnsPerAddr)), "most `connections`, and polling sessions, of one client address (IPv4 address, IPv6 /64); past it 429; behind a proxy set it to --max-conns [BERTSYNC_MAX_CONNS_PER_ADDR]")
+	maxPollSessions := fs.String("max-poll-sessions", env("BERTSYNC_MAX_POLL_SESSIONS", strconv.Itoa(gateway.DefaultMaxPollSessions)), "most `sessions` of the HTTP transports alive at once; past it 503 [BERTSYNC_MAX_POLL_SESSIONS]")
+	rateLimit := fs.String("rate-limit", env("BERTSYNC_RATE_LIMIT", strconv.Itoa(gateway.DefaultMaxMessageRate)), "most `messages` per second one connection or polling session sends; past it {sync, error, {rate_limited, ...}} [BERTSYNC_RATE_LIMIT]")
+	rateBurst := fs.String("rate-burst", env("BERTSYNC_RATE_BURST", ""), "most `messages` sent at once within the rate (the token bucket's size); empty: twice --rate-limit [BERTSYNC_RATE_BURST]")
 	if err := fs.Parse(args); err != nil {
 		return serveFlags{}, err
 	}
@@ -62,21 +89,64 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		name string
 		text string
 		dst  *int64
-	}{{"max-message", *maxMessage, &f.maxMessage}, {"max-body", *maxBody, &f.maxBody}, {"max-upload", *maxUpload, &f.maxUpload}} {
+	}{
+		{"max-message", *maxMessage, &f.maxMessage}, {"max-body", *maxBody, &f.maxBody},
+		{"max-upload", *maxUpload, &f.maxUpload}, {"max-queue-size", *maxQueueSize, &f.maxQueueSize},
+	} {
 		n, err := parseSize(size.text)
 		if err != nil {
 			return serveFlags{}, fmt.Errorf("bad -%s: %w", size.name, err)
 		}
 		*size.dst = n
 	}
-	if f.maxMessage > math.MaxInt32 {
-		return serveFlags{}, errors.New("bad -max-message: at most 2GiB")
+	if f.maxMessage > math.MaxInt32 || f.maxQueueSize > math.MaxInt32 {
+		return serveFlags{}, errors.New("bad -max-message or -max-queue-size: at most 2GiB")
+	}
+	n, err := strconv.Atoi(*maxQueue)
+	if err != nil || n <= 0 {
+		return serveFlags{}, fmt.Errorf("bad -max-queue %q: want a positive number of messages", *maxQueue)
+	}
+	f.maxQueue = n
+	if f.jwt, f.rules, err = loadAuth(*secretFile, *publicKeyFile, *issuer, *audience, *rulesFile); err != nil {
+		return serveFlags{}, err
+	}
+	if f.maxTypes, err = strconv.Atoi(strings.TrimSpace(*maxTypes)); err != nil || f.maxTypes <= 0 {
+		return serveFlags{}, fmt.Errorf("bad -max-types %q: want a positive number of model types", *maxTypes)
+	}
+	for _, count := range []struct {
+		name, text, unit string
+		dst              *int
+	}{
+		{"max-conns", *maxConns, "connections", &f.maxConns},
+		{"max-conns-per-addr", *maxConnsPerAddr, "connections", &f.maxConnsPerAddr},
+		{"max-poll-sessions", *maxPollSessions, "sessions", &f.maxPollSessions},
+		{"rate-limit", *rateLimit, "messages a second", &f.rateLimit},
+		{"rate-burst", *rateBurst, "messages", &f.rateBurst},
+	} {
+		if count.text == "" && count.dst == &f.rateBurst {
+			continue // twice the rate
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(count.text))
+		if err != nil || n <= 0 {
+			return serveFlags{}, fmt.Errorf("bad -%s %q: want a positive number of %s", count.name, count.text, count.unit)
+		}
+		*count.dst = n
 	}
 	if f.data == "" {
 		return serveFlags{}, errors.New("-data must not be empty")
 	}
+	f.hosts = splitFlagList(*hosts)
 	if err := (gateway.Config{Path: f.path, AllowedOrigins: f.origins}).Validate(); err != nil {
 		return serveFlags{}, fmt.Errorf("bad -path: %w", err)
+	}
+	if err := (gateway.Config{AllowedHosts: f.hosts}).Validate(); err != nil {
+		return serveFlags{}, fmt.Errorf("bad -allowed-hosts: %w", err)
+	}
+	if len(f.hosts) == 0 {
+		if _, err := gateway.DefaultAllowedHosts(f.addr); err != nil {
+			// An address of every interface has no names to derive.
+			return serveFlags{}, fmt.Errorf("-addr %s listens on every interface: list the names clients use for it with -allowed-hosts (e.g. -allowed-hosts example.com,192.0.2.10), or * to accept any Host, which allows DNS rebinding", f.addr)
+		}
 	}
 	return f, nil
 }
@@ -125,18 +195,77 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		DataDir: f.data,
 		Models:  f.models,
 		Logger:  log,
-		// The actors' MaxFrameSize follows MaxMessageSize.
 		Gateway: gateway.Config{
-			Path:           f.path,
-			AllowedOrigins: f.origins,
-			MaxMessageSize: int(f.maxMessage),
-			MaxBodySize:    f.maxBody,
-			MaxUploadSize:  f.maxUpload,
+			Path:            f.path,
+			AllowedOrigins:  f.origins,
+			MaxQueue:        f.maxQueue,
+			MaxQueueSize:    int(f.maxQueueSize),
+			MaxBodySize:     f.maxBody,
+			MaxUploadSize:   f.maxUpload,
+			AllowedHosts:    f.hosts,
+			MaxConns:        f.maxConns,
+			MaxConnsPerAddr: f.maxConnsPerAddr,
+			MaxPollSessions: f.maxPollSessions,
+			MaxMessageRate:  f.rateLimit,
+			MaxMessageBurst: f.rateBurst,
+			Authenticator:   authenticator(f.jwt),
 		},
+		Actors: actors.Config{MaxMessageSize: int(f.maxMessage), Rules: f.rules},
+
+		// The document model's bound on the types in the store.
+		MaxTypes: f.maxTypes,
 	})
 	if err != nil {
 		log.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// loadAuth reads the key and rules files of DESIGN §6. With neither key
+// there is no authentication, every caller is anonymous and, without a
+// rules file, everything is public; with a key and no rules file every
+// method needs an authenticated caller.
+func loadAuth(secretFile, publicKeyFile, issuer, audience, rulesFile string) (*auth.JWT, *models.Rules, error) {
+	var jwt *auth.JWT
+	if secretFile != "" || publicKeyFile != "" {
+		cfg := auth.JWTConfig{Issuer: issuer, Audience: audience}
+		var err error
+		if secretFile != "" {
+			if cfg.Secret, err = auth.ReadSecretFile(secretFile); err != nil {
+				return nil, nil, fmt.Errorf("bad -jwt-secret-file: %w", err)
+			}
+		}
+		if publicKeyFile != "" {
+			if cfg.PublicKeyPEM, err = auth.ReadPublicKeyFile(publicKeyFile); err != nil {
+				return nil, nil, fmt.Errorf("bad -jwt-public-key-file: %w", err)
+			}
+		}
+		if jwt, err = auth.NewJWT(cfg); err != nil {
+			return nil, nil, fmt.Errorf("bad JWT settings: %w", err)
+		}
+	} else if issuer != "" || audience != "" {
+		return nil, nil, errors.New("-jwt-issuer and -jwt-audience need -jwt-secret-file or -jwt-public-key-file")
+	}
+	if rulesFile == "" {
+		return jwt, models.DefaultRules(jwt != nil), nil
+	}
+	data, err := os.ReadFile(rulesFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bad -rules: %w", err)
+	}
+	rules, err := models.ParseRules(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bad -rules %s: %w", rulesFile, err)
+	}
+	return jwt, rules, nil
+}
+
+// authenticator is jwt as the gateway's Authenticator: nil, not a typed
+// nil, without one.
+func authenticator(jwt *auth.JWT) gateway.Authenticator {
+	if jwt == nil {
+		return nil
+	}
+	return jwt
 }

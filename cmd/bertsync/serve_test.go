@@ -13,6 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
+	"github.com/bertsync/bertsync/models"
 )
 
 func TestServeFlags(t *testing.T) {
@@ -23,16 +25,34 @@ func TestServeFlags(t *testing.T) {
 		"BERTSYNC_ALLOW_ORIGIN": "https://x.example",
 		"BERTSYNC_LOG_LEVEL":    "debug",
 		"BERTSYNC_MAX_UPLOAD":   "5 MiB",
+		"BERTSYNC_MAX_QUEUE":    "64",
+		"BERTSYNC_MAX_CONNS":    "500",
+		"BERTSYNC_RATE_BURST":   "7",
 	}
 	getenv := func(k string) string { return env[k] }
-	f, err := parseServeFlags([]string{"--addr", "127.0.0.1:0", "--path", "/rt", "--max-message", "64k"}, getenv, io.Discard)
+	f, err := parseServeFlags([]string{"--addr", "127.0.0.1:0", "--path", "/rt", "--max-message", "64k", "--max-queue-size", "1MiB"}, getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.addr != "127.0.0.1:0" || f.path != "/rt" || f.data != "./data" ||
 		strings.Join(f.models, "|") != "a|b|c" || strings.Join(f.origins, "|") != "https://x.example" ||
-		f.level.String() != "DEBUG" || f.maxMessage != 64<<10 || f.maxBody != 1<<20 || f.maxUpload != 5<<20 {
+		f.level.String() != "DEBUG" || f.maxMessage != 64<<10 || f.maxBody != 1<<20 || f.maxUpload != 5<<20 ||
+		f.maxQueue != 64 || f.maxQueueSize != 1<<20 {
 		t.Fatalf("flags %+v", f)
+	}
+	if len(f.hosts) != 0 || f.maxConns != 500 || f.maxConnsPerAddr != 1000 || f.maxPollSessions != 10000 ||
+		f.rateLimit != 100 || f.rateBurst != 7 {
+		t.Fatalf("admission flags %+v", f)
+	}
+	// Every interface needs the names clients use.
+	f, err = parseServeFlags([]string{"--allowed-hosts", "app.example, 192.0.2.1:8080,[::1]", "--max-conns-per-addr", "20",
+		"--max-poll-sessions", "30", "--rate-limit", "5", "--rate-burst", ""}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.addr != "0.0.0.0:9000" || strings.Join(f.hosts, "|") != "app.example|192.0.2.1:8080|[::1]" ||
+		f.maxConnsPerAddr != 20 || f.maxPollSessions != 30 || f.rateLimit != 5 || f.rateBurst != 0 {
+		t.Fatalf("admission flags %+v", f)
 	}
 	for _, args := range [][]string{
 		{"--log-level", "loud"},
@@ -45,7 +65,23 @@ func TestServeFlags(t *testing.T) {
 		{"--max-body", "12 parsecs"},
 		{"--max-message", "3GiB"},
 		{"--max-upload", "99999999999GiB"},
+		{"--max-queue", "0"},
+		{"--max-queue", "many"},
+		{"--max-queue-size", "3GiB"},
+		{"--allowed-hosts", "http://app.example"},
+		{"--allowed-hosts", "app.example:http"},
+		{"--max-conns", "0"},
+		{"--max-conns-per-addr", "-1"},
+		{"--max-poll-sessions", "lots"},
+		{"--rate-limit", "0"},
+		{"--rate-limit", "1.5"},
+		{"--rate-burst", "0"},
+		{"--addr", "0.0.0.0:8080"},
+		{"--addr", ":8080"},
+		{"--addr", "[::]:8080"},
 	} {
+		// On loopback, so that only the flag under test is wrong.
+		args = append([]string{"--addr", "127.0.0.1:0"}, args...)
 		if _, err := parseServeFlags(args, getenv, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}
@@ -63,6 +99,11 @@ func TestServeBadFlagsExit2(t *testing.T) {
 	}
 	if code := runServe(t.Context(), []string{"--path", "/a b", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil, io.Discard, io.Discard); code != 2 {
 		t.Fatalf("bad path: exit %d, want 2", code)
+	}
+	stderr.Reset()
+	if code := runServe(t.Context(), []string{"--addr", "0.0.0.0:0", "--data", t.TempDir()}, nil, io.Discard, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), "every interface") || !strings.Contains(stderr.String(), "-allowed-hosts") {
+		t.Fatalf("every interface without -allowed-hosts: exit %d, %q", code, stderr.String())
 	}
 }
 
@@ -122,7 +163,7 @@ func roundTrip(t *testing.T, addr, request string) string {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	req, err := bert.Parse(request)
+	req, err := erltext.Parse(request)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +183,7 @@ func roundTrip(t *testing.T, addr, request string) string {
 	if err := bert.Unmarshal(reply, &v); err != nil {
 		t.Fatal(err)
 	}
-	s, err := bert.Format(v)
+	s, err := erltext.Format(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,5 +225,26 @@ func TestServeShutdownAndRestart(t *testing.T) {
 	defer func() { stop(); <-done }()
 	if reply := roundTrip(t, addr, `{sync, read, character, [{id, <<"kate">>}]}`); !strings.Contains(reply, `<<"Kate">>`) {
 		t.Fatalf("read after restart: %s", reply)
+	}
+}
+
+func TestServeMaxTypesFlag(t *testing.T) {
+	t.Parallel()
+	none := func(string) string { return "" }
+	f, err := parseServeFlags(nil, none, io.Discard)
+	if err != nil || f.maxTypes != models.DefaultMaxTypes {
+		t.Fatalf("default --max-types: %d, %v", f.maxTypes, err)
+	}
+	env := func(k string) string { return map[string]string{"BERTSYNC_MAX_TYPES": "12"}[k] }
+	if f, err = parseServeFlags(nil, env, io.Discard); err != nil || f.maxTypes != 12 {
+		t.Fatalf("BERTSYNC_MAX_TYPES=12: %d, %v", f.maxTypes, err)
+	}
+	if f, err = parseServeFlags([]string{"--max-types", "3"}, env, io.Discard); err != nil || f.maxTypes != 3 {
+		t.Fatalf("--max-types 3 over the environment: %d, %v", f.maxTypes, err)
+	}
+	for _, bad := range []string{"0", "-1", "lots"} {
+		if _, err := parseServeFlags([]string{"--max-types", bad}, none, io.Discard); err == nil {
+			t.Errorf("--max-types %s accepted", bad)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 )
 
 // maxTermText bounds the Erlang text "term encode" reads, as the decoder
@@ -71,9 +72,9 @@ func termDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bertsync term decode: %v\n", err)
 		return 1
 	}
-	format := bert.Format
+	format := erltext.Format
 	if *pretty {
-		format = bert.FormatPretty
+		format = erltext.FormatPretty
 	}
 	text, err := format(term)
 	if err != nil {
@@ -112,7 +113,7 @@ func termEncode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bertsync term encode: empty input: expected one term in Erlang syntax on stdin")
 		return 1
 	}
-	term, err := bert.Parse(string(text))
+	term, err := erltext.Parse(string(text))
 	if err != nil {
 		fmt.Fprintf(stderr, "bertsync term encode: %v\n", err)
 		return 1

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/bert/erltext"
 )
 
 // waitLimit bounds every wait of these tests.
@@ -68,7 +70,7 @@ func dial(t *testing.T, addr string) *client {
 // send sends the term written in Erlang text.
 func (c *client) send(text string) {
 	c.t.Helper()
-	term, err := bert.Parse(text)
+	term, err := erltext.Parse(text)
 	if err != nil {
 		c.t.Fatalf("parse %s: %v", text, err)
 	}
@@ -93,7 +95,7 @@ func (c *client) next() string {
 	if err := bert.Unmarshal(data, &term); err != nil {
 		c.t.Fatal(err)
 	}
-	text, err := bert.Format(term)
+	text, err := erltext.Format(term)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -192,12 +194,28 @@ func TestCharacterPush(t *testing.T) {
 func TestDocumentsBeside(t *testing.T) {
 	t.Parallel()
 	c := dial(t, startServer(t))
-	c.check([][2]string{
-		{`{sync, create, note, [{text, <<"buy milk">>}]}`, `{sync,ok,[{id,<<"1">>},{text,<<"buy milk">>}]}`},
+	// The document model gives the note an id of its own making (DESIGN
+	// §6); the rows below name it ID1.
+	c.send(`{sync, create, note, [{text, <<"buy milk">>}]}`)
+	got := c.next()
+	m := generatedID.FindStringSubmatch(got)
+	if m == nil || got != `{sync,ok,[{id,<<"`+m[1]+`">>},{text,<<"buy milk">>}]}` {
+		t.Fatalf("create note: got %s, want the note with a generated id", got)
+	}
+	id1 := strings.NewReplacer("ID1", `<<"`+m[1]+`">>`)
+	calls := [][2]string{
 		{`{sync, create, character, [{name, <<"Di">>}]}`, `{sync,ok,[{id,<<"1">>},{name,<<"Di">>}]}`},
-		{`{sync, patch, note, [{id, <<"1">>}, {done, true}]}`,
-			`{sync,ok,[{id,<<"1">>},{text,<<"buy milk">>},{done,true}]}`},
-		{`{sync, read, note, []}`, `{sync,ok,[[{id,<<"1">>},{text,<<"buy milk">>},{done,true}]]}`},
+		{`{sync, patch, note, [{id, ID1}, {done, true}]}`,
+			`{sync,ok,[{id,ID1},{text,<<"buy milk">>},{done,true}]}`},
+		{`{sync, read, note, []}`, `{sync,ok,[[{id,ID1},{text,<<"buy milk">>},{done,true}]]}`},
 		{`{sync, read, character, []}`, `{sync,ok,[[{id,<<"1">>},{name,<<"Di">>}]]}`},
-	})
+	}
+	for i := range calls {
+		calls[i] = [2]string{id1.Replace(calls[i][0]), id1.Replace(calls[i][1])}
+	}
+	c.check(calls)
 }
+
+// generatedID is an id the document model makes, in a formatted term: 29
+// characters of lowercase base32hex.
+var generatedID = regexp.MustCompile(`\{id,<<"([0-9a-v]{29})">>\}`)

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bertsync/bertsync/bert"
+	"github.com/bertsync/bertsync/models"
 )
 
 // maxDepth is the deepest nesting of arrays and objects Parse accepts. It
@@ -54,8 +55,9 @@ func (e *ParseError) Unwrap() error { return e.Err }
 //
 // Object keys become atoms, so they must be 1 to 255 characters long.
 // Nesting deeper than 128 arrays and objects, a number beyond the range of
-// a double and anything after the value but white space are errors, all
-// of them a *[ParseError].
+// a double, an integer of more than [models.MaxBignumDigits] digits and
+// anything after the value but white space are errors, all of them a
+// *[ParseError].
 //
 // [Append] prints these terms back as the same JSON text, for JSON written
 // canonically (no exponent without a fraction, no trailing zeros), except
@@ -160,6 +162,11 @@ func parseNumber(s string) (any, error) {
 	if !strings.ContainsAny(s, ".eE") {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return n, nil
+		}
+		// Before the conversion, whose cost grows faster than the
+		// number of digits: props refuse larger integers anyway.
+		if digits := len(strings.TrimPrefix(s, "-")); digits > models.MaxBignumDigits {
+			return nil, fmt.Errorf("integer of %d digits, the limit is %d", digits, models.MaxBignumDigits)
 		}
 		if n, ok := new(big.Int).SetString(s, 10); ok {
 			return n, nil
