@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
 
@@ -174,14 +175,12 @@ func (a *modelActor) replyBudget(req models.Request) int {
 }
 
 // call runs the handler with the request's deadline.
-func (a *modelActor) call(r *modelRequest) (any, error) {
-	m := a.m
-	if d := m.sys.cfg.RequestTimeout; d > 0 {
-		hctx := newHandlerContext(m.sys.ctx, d)
-		defer hctx.release()
-		return m.h.Sync(hctx, r.req)
-	}
-	return m.h.Sync(m.sys.ctx, r.req)
+func (a *modelActor) call(r *modelRequest) (msg any, err error) {
+	err = a.withHandlerContext(func(ctx context.Context) (err error) {
+		msg, err = a.m.h.Sync(ctx, r.req)
+		return err
+	})
+	return msg, err
 }
 
 // recoverRequest handles a panic while serving r, the handler's or ours:
