@@ -23,6 +23,9 @@ const (
 	DefaultMaxBodySize   = 1 << 20
 	DefaultMaxUploadSize = 32 << 20
 
+	DefaultUploadQuota       = 128 << 20
+	DefaultFileSweepInterval = time.Hour
+
 	DefaultMaxConns        = 10000
 	DefaultMaxConnsPerAddr = 1000
 	DefaultMaxPollSessions = 10000
@@ -153,6 +156,30 @@ type Config struct {
 	// streamed to disk, so this bounds disk use, not memory.
 	MaxUploadSize int64
 
+	// UploadQuota bounds the bytes uploaded to one document that the
+	// file sweep has not examined yet: the sum of the sizes of its
+	// uploads, each forgotten once a round of sweeps that began at least
+	// the grace period (10 minutes) after it has ended. An upload that
+	// would take a document past it is answered 413 and nothing of it is
+	// kept. A replaced file stays on disk until a sweep removes it, so
+	// this bounds the disk one document takes, to its current file plus
+	// UploadQuota, however often its file is replaced. The count is kept
+	// in memory: a restart begins it afresh, after the sweep at start.
+	// With no sweep (FileSweepInterval negative) it counts every upload
+	// since the server started. A quota below MaxUploadSize bounds every
+	// file to it.
+	UploadQuota int64
+
+	// FileSweepInterval is how often the stored files that no document
+	// references any more are removed: a sweep runs when the server
+	// starts and then every FileSweepInterval. It reads every document of
+	// the document model's store (see docs/rest.md#files for what
+	// references a file) and removes the files, older than a grace
+	// period of 10 minutes, that none names. Negative: no sweep, files
+	// stay until removed by hand. Without a document store (no
+	// actors.Config.Documents) there is no sweep.
+	FileSweepInterval time.Duration
+
 	// Authenticator finds out who sent each request; nil means every
 	// caller is anonymous (and only "public" rules let them through).
 	Authenticator Authenticator
@@ -202,6 +229,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.PollTimeout = limits.Resolve(c.PollTimeout, DefaultPollTimeout)
 	c.MaxBodySize = limits.Resolve(c.MaxBodySize, DefaultMaxBodySize)
 	c.MaxUploadSize = limits.Resolve(c.MaxUploadSize, DefaultMaxUploadSize)
+	c.UploadQuota = limits.Resolve(c.UploadQuota, DefaultUploadQuota)
+	c.FileSweepInterval = limits.Resolve(c.FileSweepInterval, DefaultFileSweepInterval)
 	c.MaxConns = limits.Resolve(c.MaxConns, DefaultMaxConns)
 	c.MaxConnsPerAddr = limits.Resolve(c.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	c.MaxPollSessions = limits.Resolve(c.MaxPollSessions, DefaultMaxPollSessions)

@@ -135,7 +135,7 @@
 //	PUT    /api/<model>/<id>     update; with a multipart body holding a "file" part: upload
 //	PATCH  /api/<model>/<id>     patch
 //	DELETE /api/<model>/<id>     delete
-//	GET    /files/<sha256>       an uploaded file, with range requests and an ETag
+//	GET    /files/<m>/<id>/<sha> the uploaded file document id holds, if the caller may read it
 //	GET    /bertsync.js, /       the browser client and the demo app, embedded ([WebFS])
 //
 // The same model actors serve REST and Bullet requests, so REST changes are

@@ -67,12 +67,23 @@ type restHandler struct {
 }
 
 // mountHTTP mounts the REST API (with uploads) at /api/, the stored files
-// at /files/ and the embedded browser files at /.
+// at /files/ and the embedded browser files at /, and starts the sweep of
+// unreferenced files, which Shutdown waits for like a handler.
 func (s *Server) mountHTTP() error {
 	var up *uploader
 	if s.cfg.DataDir != "" {
+		acfg := s.sys.Config()
 		var err error
-		if up, err = newUploader(s.cfg.DataDir, s.cfg.MaxUploadSize, s.log); err != nil {
+		up, err = newUploader(uploaderConfig{
+			DataDir:  s.cfg.DataDir,
+			MaxSize:  s.cfg.MaxUploadSize,
+			Quota:    s.cfg.UploadQuota,
+			Rules:    acfg.Rules,
+			Registry: acfg.Registry,
+			Store:    acfg.Documents.Store(),
+			Log:      s.log,
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -80,13 +91,22 @@ func (s *Server) mountHTTP() error {
 	rest.origin = s
 	rest.identify = s.identify
 	rest.maxReply = s.maxMessage
+	files := newFiles(s.cfg.DataDir, s.sys, s.log)
+	files.origin = s
+	files.identify = s.identify
 	static, err := newStatic(WebFS())
 	if err != nil {
 		return err
 	}
 	s.mux.Handle(restPrefix, rest)
-	s.mux.Handle(filesURLPrefix, newFiles(s.cfg.DataDir))
+	s.mux.Handle(filesURLPrefix, files)
 	s.mux.Handle("/", static)
+	if up != nil && up.gc != nil && s.cfg.FileSweepInterval > 0 && s.track(1) {
+		go func() {
+			defer s.track(-1)
+			up.gc.run(s.quit, s.cfg.FileSweepInterval)
+		}()
+	}
 	return nil
 }
 
@@ -312,10 +332,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // offset as non-negative integers, any other as a binary (a list of
 // binaries when repeated). Parameters starting with "_" are left out:
 // jQuery's cache buster is "_".
+// tokenQueryParameter is where auth.Lookup finds a token in the URL; a
+// credential is never a filter on the documents read.
+const tokenQueryParameter = "token"
+
 func queryProps(q url.Values) (models.Props, error) {
 	props := models.Props{}
 	for key, vals := range q {
-		if key == "" || strings.HasPrefix(key, "_") || key == "id" {
+		if key == "" || strings.HasPrefix(key, "_") || key == "id" || key == tokenQueryParameter {
 			continue
 		}
 		if key == "limit" || key == "offset" {

@@ -381,7 +381,7 @@ func TestRESTOrigin(t *testing.T) {
 
 func TestRESTQueryProps(t *testing.T) {
 	t.Parallel()
-	p, err := queryProps(url.Values{"limit": {"10"}, "offset": {"0"}, "_": {"123"}, "tag": {"a", "b"}, "q": {"x"}})
+	p, err := queryProps(url.Values{"limit": {"10"}, "offset": {"0"}, "_": {"123"}, "tag": {"a", "b"}, "q": {"x"}, "token": {"eyJ.secret"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -24,23 +25,34 @@ import (
 
 // Uploads, the way the first seed's Backbone.cruds sends them: PUT
 // /api/<model>/<id> with a multipart/form-data body whose "file" part is
-// the file. The part is streamed to a temporary file under the data
-// directory while it is hashed, so that no upload is ever held in memory,
-// and then renamed to its content address:
+// the file. An upload is a patch of the document's "file" attribute, and
+// is authorized as one before a byte of the body is read: the caller must
+// be let through by the patch rule, and the document must exist and be
+// readable by the caller (and be theirs where the patch rule is "owner"),
+// else the answer is the rule's 401 or 403, or 404. Only then is the part
+// streamed to a temporary file under the data directory while it is
+// hashed and counted against the document's quota, so that no upload is
+// ever held in memory, and, once the whole body is read, moved to its
+// content address:
 //
 //	<DataDir>/tmp/upload-*          while it arrives; removed on any failure
 //	<DataDir>/files/<sha256>        the file, named by the hex SHA-256 of its bytes
 //	<DataDir>/files/<sha256>.type   its media type, one line of text
+//	<DataDir>/files/<sha256>.keep   a pin: uploaded to a Go handler's type, never swept
 //
 // The same bytes uploaded twice are stored once; the media type of the
 // first upload stays (the type sidecar is written only when missing). The
 // model's "file" attribute is then set with a patch through the model
-// actor, so subscribers hear of it like of any other change:
+// actor, which applies the rules again, so subscribers hear of it like of
+// any other change:
 //
 //	file: [{name, <<"photo.png">>}, {size, 1234}, {type, <<"image/png">>},
-//	       {url, <<"/files/<sha256>">>}]
+//	       {url, <<"/files/<model>/<id>/<sha256>">>}]
 //
-// and the reply is {"file": {"name", "size", "type", "url"}}.
+// and the reply is {"file": {"name", "size", "type", "url"}}. If the patch
+// is refused, a file the upload created and no other upload shares is
+// removed at once; files that documents stop naming later, or whose patch
+// timed out, are removed by the sweep (filegc.go).
 
 // uploadSlack is what a multipart body may hold on top of the file itself:
 // part headers, boundaries and small form fields, which are discarded.
@@ -57,41 +69,76 @@ const filesURLPrefix = "/files/"
 
 // uploader stores uploads under a data directory.
 type uploader struct {
-	filesDir string
-	tmpDir   string
-	max      int64
-	log      *slog.Logger
+	files *fileStore
+	max   int64
+	rules *models.Rules
+	// goType reports whether a Go handler serves a model type, whose
+	// files are pinned: the sweep cannot see its documents.
+	goType func(model string) bool
+	quota  *uploadQuota
+	// gc sweeps the files no document names; nil without a store.
+	gc  *fileSweeper
+	log *slog.Logger
+}
+
+// uploaderConfig configures [newUploader].
+type uploaderConfig struct {
+	DataDir string
+	// MaxSize and Quota are resolved limits (negative: none).
+	MaxSize, Quota int64
+	// Rules are the access rules the model actors enforce; nil means
+	// models.DefaultRules(false).
+	Rules *models.Rules
+	// Registry holds the types of Go handlers; nil means none.
+	Registry *models.Registry
+	// Store holds the documents whose "file" attributes name the stored
+	// files; nil means no sweep.
+	Store *models.Store
+	Log   *slog.Logger
 }
 
 // newUploader creates <dataDir>/files and <dataDir>/tmp, and removes what
 // a crash left in tmp: one server owns a data directory (bertsync serve
 // holds the store's lock in it), so nothing there is still being written.
-// max is a resolved limit (negative: none).
-func newUploader(dataDir string, max int64, log *slog.Logger) (*uploader, error) {
+func newUploader(cfg uploaderConfig) (*uploader, error) {
+	max := cfg.MaxSize
 	if !limits.Set(max) {
 		max = noSizeLimit
 	}
+	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	u := &uploader{
-		filesDir: filepath.Join(dataDir, "files"),
-		tmpDir:   filepath.Join(dataDir, "tmp"),
-		max:      max,
-		log:      log,
+	rules := cfg.Rules
+	if rules == nil {
+		rules = models.DefaultRules(false)
 	}
-	for _, d := range []string{u.filesDir, u.tmpDir} {
+	u := &uploader{
+		files: newFileStore(cfg.DataDir),
+		max:   max,
+		rules: rules,
+		goType: func(model string) bool {
+			_, ok := cfg.Registry.Lookup(model)
+			return ok
+		},
+		quota: newUploadQuota(cfg.Quota),
+		log:   log,
+	}
+	for _, d := range []string{u.files.dir, u.files.tmpDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("gateway: upload directory: %w", err)
 		}
 	}
 	for _, pattern := range []string{"upload-*", "type-*"} {
-		stale, _ := filepath.Glob(filepath.Join(u.tmpDir, pattern)) // the pattern is well-formed
+		stale, _ := filepath.Glob(filepath.Join(u.files.tmpDir, pattern)) // the pattern is well-formed
 		for _, name := range stale {
 			if err := os.Remove(name); err != nil {
 				log.Warn("gateway: leftover upload", "file", name, "err", err)
 			}
 		}
+	}
+	if cfg.Store != nil {
+		u.gc = &fileSweeper{files: u.files, store: cfg.Store, quota: u.quota, log: log}
 	}
 	return u, nil
 }
@@ -104,67 +151,49 @@ type storedFile struct {
 	Sum  string // hex SHA-256
 }
 
-func (f storedFile) url() string { return filesURLPrefix + f.Sum }
-
-// term is the value of the model's file attribute.
-func (f storedFile) term() bert.List {
+// term is the value of the file attribute of document id of model.
+func (f storedFile) term(model, id string) bert.List {
 	return bert.List{
 		bert.Tuple{bert.Atom("name"), []byte(f.Name)},
 		bert.Tuple{bert.Atom("size"), f.Size},
 		bert.Tuple{bert.Atom("type"), []byte(f.Type)},
-		bert.Tuple{bert.Atom("url"), []byte(f.url())},
+		bert.Tuple{bert.Atom("url"), []byte(fileURL(model, id, f.Sum))},
 	}
 }
 
-// serve handles an upload to model id: stores the file part, patches the
-// model's file attribute and answers {"file": {...}}.
+// serve handles an upload to model id: authorizes it, stores the file
+// part, patches the model's file attribute and answers {"file": {...}}.
 func (u *uploader) serve(w http.ResponseWriter, r *http.Request, sys caller, model, id string) {
-	r.Body = http.MaxBytesReader(w, r.Body, u.max+uploadSlack)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		writeJSONError(w, models.Errorf(models.CodeBadRequest, "upload: %v", err))
+	who := identityOf(r).caller
+	if err := u.authorize(r.Context(), sys, model, id, who); err != nil {
+		if models.CodeOf(err) == models.CodeInternal {
+			u.log.Error("upload: reading the document failed", "model", model, "id", id, "err", err)
+		}
+		writeJSONError(w, err)
 		return
 	}
-	var (
-		file  storedFile
-		found bool
-	)
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			writeJSONError(w, uploadReadError(err, u.max))
-			return
-		}
-		if part.FormName() == "file" && !found {
-			file, err = u.store(part)
-			found = true
-		} else {
-			_, err = io.Copy(io.Discard, part)
-		}
-		part.Close()
-		if err != nil {
-			if errors.Is(err, errStorage) {
-				u.log.Error("upload failed", "model", model, "id", id, "err", err)
-			}
-			writeJSONError(w, uploadReadError(err, u.max))
-			return
-		}
-	}
-	if !found {
-		writeJSONError(w, models.Errorf(models.CodeBadRequest, "upload: the multipart body has no \"file\" part"))
+	counted := &quotaWriter{q: u.quota, doc: docKey{model, id}}
+	file, created, err := u.accept(w, r, counted, model, id)
+	if err != nil {
+		counted.giveBack()
+		writeJSONError(w, err)
 		return
 	}
 
 	req, err := models.NewRequest(models.Patch, model, models.Props{
 		{Key: "id", Value: []byte(id)},
-		{Key: "file", Value: file.term()},
+		{Key: "file", Value: file.term(model, id)},
 	})
 	if err == nil {
-		req.Caller = identityOf(r).caller
+		req.Caller = who
 		_, err = sys.Call(r.Context(), req)
+	}
+	// A patch that timed out may still be applied: its file stays, for
+	// the document or for the sweep, and stays counted.
+	named := err == nil || !patchRefused(err)
+	u.files.release(file.Sum, created, named)
+	if !named {
+		counted.giveBack()
 	}
 	if err != nil {
 		if models.CodeOf(err) == models.CodeInternal {
@@ -180,12 +209,103 @@ func (u *uploader) serve(w http.ResponseWriter, r *http.Request, sys caller, mod
 	b = append(b, `,"type":`...)
 	b = jsonterm.AppendText(b, []byte(file.Type))
 	b = append(b, `,"url":`...)
-	b = jsonterm.AppendText(b, []byte(file.url()))
+	b = jsonterm.AppendText(b, []byte(fileURL(model, id, file.Sum)))
 	b = append(b, "}}\n"...)
 	setJSONHeaders(w.Header())
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// accept reads the multipart body, receives its first "file" part and
+// commits it to the files directory, where it is held in flight until
+// [fileStore.release]; created says the file is new. On error nothing of
+// the upload is left on disk, and the error is the reply's.
+func (u *uploader) accept(w http.ResponseWriter, r *http.Request, counted *quotaWriter, model, id string) (file storedFile, created bool, err error) {
+	r.Body = http.MaxBytesReader(w, r.Body, u.max+uploadSlack)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return file, false, models.Errorf(models.CodeBadRequest, "upload: %v", err)
+	}
+	var tmp string // the received file part, until it is committed
+	defer func() {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
+	}()
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return file, false, u.readError(err)
+		}
+		if part.FormName() == "file" && tmp == "" {
+			file, tmp, err = u.receive(part, counted)
+		} else {
+			_, err = io.Copy(io.Discard, part)
+		}
+		part.Close()
+		if err != nil {
+			if errors.Is(err, errStorage) {
+				u.log.Error("upload failed", "model", model, "id", id, "err", err)
+			}
+			return file, false, u.readError(err)
+		}
+	}
+	if tmp == "" {
+		return file, false, models.Errorf(models.CodeBadRequest, "upload: the multipart body has no \"file\" part")
+	}
+	created, err = u.files.commit(tmp, file.Sum, file.Type, u.goType(model))
+	tmp = "" // commit removes it on failure
+	if err != nil {
+		u.log.Error("upload failed", "model", model, "id", id, "err", err)
+		return file, false, err
+	}
+	return file, created, nil
+}
+
+// patchRefused reports whether err says that a patch was not applied and
+// will not be: a refusal by the rules, a Guard or the handler, as opposed
+// to a timeout or a failure, after which the handler may yet apply it.
+func patchRefused(err error) bool {
+	switch models.CodeOf(err) {
+	case models.CodeBadRequest, models.CodeNotFound, models.CodeConflict,
+		models.CodeUnauthorized, models.CodeForbidden:
+		return true
+	}
+	return false
+}
+
+// authorize decides an upload to document id of model by who as the
+// patch it is, before anything of it is read: the patch rule must let
+// who through, and the document must exist and be readable by who, which
+// a read through the model actor tells with the rules applied (another
+// owner's document is not_found). Where the patch rule is "owner", the
+// document must also be who's, though the read rule may be wider. The
+// patch itself is checked again by the model actor, Guards included.
+func (u *uploader) authorize(ctx context.Context, sys caller, model, id string, who models.Caller) error {
+	if err := u.rules.Check(model, models.Patch, who); err != nil {
+		return err
+	}
+	req, err := models.NewRequest(models.Read, model, models.Props{{Key: "id", Value: []byte(id)}})
+	if err != nil {
+		return err
+	}
+	req.Caller = who
+	reply, err := sys.Call(ctx, req)
+	if err != nil {
+		return err
+	}
+	if u.rules.Access(model, models.Patch) == models.Owner {
+		attrs, err := models.FromValue(reply)
+		owner, _ := attrs.Text(u.rules.OwnerField(model))
+		if err != nil || owner == "" || owner != who.Subject {
+			return models.Errorf(models.CodeNotFound, "no %s with id %q", model, id)
+		}
+	}
+	return nil
 }
 
 // errTooLarge marks an upload over the limit.
@@ -211,15 +331,18 @@ func (r *recordingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// uploadReadError maps an error of reading or storing an upload to the
+// readError maps an error of reading or storing an upload to the
 // reply's code. Storage errors are internal: their detail (paths) is
 // logged, not sent.
-func uploadReadError(err error, max int64) error {
+func (u *uploader) readError(err error) error {
 	if errors.Is(err, errStorage) {
 		return err
 	}
+	if q, ok := errors.AsType[*quotaError](err); ok {
+		return models.Errorf(models.CodeTooLarge, "%s", q.Error())
+	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok || errors.Is(err, errTooLarge) {
-		return models.Errorf(models.CodeTooLarge, "upload: the file is larger than %d bytes", max)
+		return models.Errorf(models.CodeTooLarge, "upload: the file is larger than %d bytes", u.max)
 	}
 	if _, ok := errors.AsType[*models.Error](err); ok {
 		return err
@@ -237,12 +360,13 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// store streams one part to a temporary file while hashing it, then moves
-// it to its content address. On any error nothing is left behind.
-func (u *uploader) store(part *multipart.Part) (f storedFile, err error) {
-	tmp, err := os.CreateTemp(u.tmpDir, "upload-*")
+// receive streams one part to a temporary file while counting it
+// against the document's quota and hashing it, and returns what it holds
+// and the temporary file's path. On any error nothing is left behind.
+func (u *uploader) receive(part *multipart.Part, counted *quotaWriter) (f storedFile, tmpPath string, err error) {
+	tmp, err := os.CreateTemp(u.files.tmpDir, "upload-*")
 	if err != nil {
-		return f, storageError(err)
+		return f, "", storageError(err)
 	}
 	defer func() {
 		if err != nil {
@@ -254,65 +378,28 @@ func (u *uploader) store(part *multipart.Part) (f storedFile, err error) {
 	h := sha256.New()
 	var head prefixWriter
 	disk := &recordingWriter{w: tmp}
-	n, err := io.Copy(io.MultiWriter(disk, h, &head), io.LimitReader(part, u.max+1))
+	// The quota first: bytes past it reach neither the disk nor the hash.
+	n, err := io.Copy(io.MultiWriter(counted, disk, h, &head), io.LimitReader(part, u.max+1))
 	if disk.err != nil {
-		return f, storageError(disk.err)
+		return f, "", storageError(disk.err)
 	}
 	if err != nil {
-		return f, err
+		return f, "", err
 	}
 	if n > u.max {
-		return f, errTooLarge
+		return f, "", errTooLarge
 	}
 	if err = tmp.Sync(); err != nil {
-		return f, storageError(err)
+		return f, "", storageError(err)
 	}
 	if err = tmp.Close(); err != nil {
-		return f, storageError(err)
+		return f, "", storageError(err)
 	}
-
 	f.Sum = hex.EncodeToString(h.Sum(nil))
 	f.Size = n
 	f.Name = cleanFileName(part.FileName())
 	f.Type = mediaType(part.Header.Get("Content-Type"), head.buf)
-
-	final := filepath.Join(u.filesDir, f.Sum)
-	if err = u.writeType(f.Sum, f.Type); err != nil {
-		return f, err
-	}
-	if _, statErr := os.Stat(final); statErr == nil {
-		// Stored before: same bytes, same name.
-		os.Remove(tmp.Name())
-		return f, nil
-	}
-	if err = os.Rename(tmp.Name(), final); err != nil {
-		return f, storageError(err)
-	}
-	return f, nil
-}
-
-// writeType writes the type sidecar of sum unless it exists.
-func (u *uploader) writeType(sum, typ string) error {
-	path := filepath.Join(u.filesDir, sum+typeSuffix)
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	tmp, err := os.CreateTemp(u.tmpDir, "type-*")
-	if err != nil {
-		return storageError(err)
-	}
-	_, err = tmp.WriteString(typ + "\n")
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return storageError(err)
-	}
-	return nil
+	return f, tmp.Name(), nil
 }
 
 // typeSuffix names the media type sidecar of a stored file.

@@ -557,3 +557,78 @@ func recordSeq(v []byte) (uint64, error) {
 	seq, _, err := decodeRecord(v)
 	return seq, err
 }
+
+// Types returns the names of the model types the store holds, sorted:
+// those with a document, or that had one.
+func (s *Store) Types(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(rootBucket).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil { // a bucket: a model type
+				names = append(names, string(k))
+			}
+		}
+		return nil
+	})
+	return names, err
+}
+
+// walkCheckEvery is how many documents [Store.Walk] decodes between two
+// looks at its context.
+const walkCheckEvery = 1024
+
+// Walk calls fn with every document of every model type, the types in
+// name order and each type's documents in id order, until fn returns an
+// error, which Walk returns, or ctx ends. It runs in one read
+// transaction, so fn sees one consistent snapshot of the whole store:
+// what a sweep that must not miss a reference needs (a value moved from
+// one document to another during the walk is seen in one of them). The
+// price is that of a long read transaction in bbolt: writes go on, but
+// one that must grow the file waits for the walk to end. fn runs inside
+// the transaction: it must not write to s, and must copy what it keeps
+// beyond the document's attributes, which are decoded afresh for it.
+func (s *Store) Walk(ctx context.Context, fn func(model string, d Doc) error) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
+		n := 0
+		root := tx.Bucket(rootBucket)
+		c := root.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v != nil {
+				continue
+			}
+			model := string(k)
+			docs, _ := modelBuckets(tx, model)
+			if docs == nil {
+				continue
+			}
+			dc := docs.Cursor()
+			for id, rec := dc.First(); id != nil; id, rec = dc.Next() {
+				if n++; n%walkCheckEvery == 0 {
+					if err := ctx.Err(); err != nil {
+						return Errorf(CodeUnavailable, "store: %w", err)
+					}
+				}
+				_, attrs, err := decodeRecord(rec)
+				if err != nil {
+					return fmt.Errorf("%w (%s %q)", err, model, id)
+				}
+				if err := fn(model, Doc{ID: string(id), Attrs: attrs}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Store returns the store d serves its documents from, for what must see
+// them all outside any request: the gateway's sweep of unreferenced
+// uploads. It is here, beside the store's other whole-store functions,
+// rather than in documents.go. A nil d has none.
+func (d *Documents) Store() *Store {
+	if d == nil {
+		return nil
+	}
+	return d.store
+}

@@ -27,6 +27,9 @@ for a bare gorilla/websocket server started in this process as the baseline:
   idle          memory per idle connection for --idle connections: the
                 server's live heap plus goroutine stacks (runtime.MemStats,
                 after GC) and RSS, before and after opening them
+  auth          only with --phases auth: read round trips on connections
+                opened with a JWT against anonymous ones, alternating, on
+                a server of its own started with --jwt-secret-file
 
 With no --url the server runs in this process (bertsync serve on a
 temporary --data directory and 127.0.0.1:0), which is what makes its memory
@@ -63,7 +66,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (bench.Config, error) {
 	fs.IntVar(&cfg.Subscribers, "subscribers", 1000, "subscribers of the fan-out phase")
 	fs.IntVar(&cfg.Rounds, "rounds", 20, "updates sent in the fan-out phase, one at a time")
 	fs.IntVar(&cfg.Idle, "idle", 1000, "connections of the idle-memory phase")
-	phases := fs.String("phases", "idle,rt,fanout", "phases to run: idle, rt, fanout (always in that order)")
+	phases := fs.String("phases", "idle,rt,fanout", "phases to run: idle, rt, fanout, auth (always in that order)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (clients, baseline and in-process server) to this file")
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile to this file while the bertsync idle connections are open")
 	if err := fs.Parse(args); err != nil {
@@ -110,9 +113,12 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // serveInProcess is the bench's in-process server: `bertsync serve
 // --addr addr --data dataDir` with every other flag at its default but
-// the admission limits (benchAdmission).
-func serveInProcess(ctx context.Context, addr, dataDir string, log io.Writer) error {
+// the admission limits (benchAdmission), and auth's files when not nil.
+func serveInProcess(ctx context.Context, addr, dataDir string, auth *bench.ServeAuth, log io.Writer) error {
 	args := append([]string{"--addr", addr, "--data", dataDir}, benchAdmission...)
+	if auth != nil {
+		args = append(args, "--jwt-secret-file", auth.SecretFile, "--rules", auth.RulesFile)
+	}
 	if code := runServe(ctx, args, strings.NewReader(""), io.Discard, log); code != 0 {
 		return fmt.Errorf("serve exited with status %d", code)
 	}

@@ -24,6 +24,7 @@ type serveFlags struct {
 	models, origins                              []string
 	level                                        slog.Level
 	maxMessage, maxBody, maxUpload, maxQueueSize int64
+	uploadQuota                                  int64
 	maxQueue                                     int
 	// hosts is --allowed-hosts; empty derives them from --addr.
 	hosts []string
@@ -67,6 +68,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	maxMessage := fs.String("max-message", env("BERTSYNC_MAX_MESSAGE", "1MiB"), "largest Bullet message `size` (B, KiB, MiB, GiB) [BERTSYNC_MAX_MESSAGE]")
 	maxBody := fs.String("max-body", env("BERTSYNC_MAX_BODY", "1MiB"), "largest REST JSON body `size` [BERTSYNC_MAX_BODY]")
 	maxUpload := fs.String("max-upload", env("BERTSYNC_MAX_UPLOAD", "32MiB"), "largest uploaded file `size` [BERTSYNC_MAX_UPLOAD]")
+	uploadQuota := fs.String("upload-quota", env("BERTSYNC_UPLOAD_QUOTA", "128MiB"), "most bytes (`size`) uploaded to one document that the hourly sweep of unreferenced files has not examined yet; past it 413 [BERTSYNC_UPLOAD_QUOTA]")
 	maxQueue := fs.String("max-queue", env("BERTSYNC_MAX_QUEUE", strconv.Itoa(gateway.DefaultMaxQueue)), "most `messages` waiting to be sent to one client; past it the client is cut off as a slow consumer [BERTSYNC_MAX_QUEUE]")
 	maxQueueSize := fs.String("max-queue-size", env("BERTSYNC_MAX_QUEUE_SIZE", "4MiB"), "most bytes (`size`) waiting to be sent to one client [BERTSYNC_MAX_QUEUE_SIZE]")
 	hosts := fs.String("allowed-hosts", env("BERTSYNC_ALLOWED_HOSTS", ""), "comma-separated host `names` this server answers to (name or name:port; * for any Host, which allows DNS rebinding); empty: the listen address, and localhost, 127.0.0.1 and [::1] when it is loopback; required when --addr is every interface (0.0.0.0, ::) [BERTSYNC_ALLOWED_HOSTS]")
@@ -92,6 +94,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}{
 		{"max-message", *maxMessage, &f.maxMessage}, {"max-body", *maxBody, &f.maxBody},
 		{"max-upload", *maxUpload, &f.maxUpload}, {"max-queue-size", *maxQueueSize, &f.maxQueueSize},
+		{"upload-quota", *uploadQuota, &f.uploadQuota},
 	} {
 		n, err := parseSize(size.text)
 		if err != nil {
@@ -202,6 +205,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			MaxQueueSize:    int(f.maxQueueSize),
 			MaxBodySize:     f.maxBody,
 			MaxUploadSize:   f.maxUpload,
+			UploadQuota:     f.uploadQuota,
 			AllowedHosts:    f.hosts,
 			MaxConns:        f.maxConns,
 			MaxConnsPerAddr: f.maxConnsPerAddr,

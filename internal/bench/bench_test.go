@@ -10,17 +10,39 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bertsync/bertsync/auth"
 	"github.com/bertsync/bertsync/gateway"
+	"github.com/bertsync/bertsync/models"
 )
 
 // serveGateway runs the gateway the way `bertsync serve` does, with a
-// text log, for the in-process runs of these tests.
-func serveGateway(ctx context.Context, addr, dataDir string, log io.Writer) error {
-	return gateway.ListenAndServe(ctx, gateway.ServeConfig{
+// text log and, given sa, its secret and rules files, for the in-process
+// runs of these tests.
+func serveGateway(ctx context.Context, addr, dataDir string, sa *ServeAuth, log io.Writer) error {
+	cfg := gateway.ServeConfig{
 		Addr:    addr,
 		DataDir: dataDir,
 		Logger:  slog.New(slog.NewTextHandler(log, nil)),
-	})
+	}
+	if sa != nil {
+		secret, err := auth.ReadSecretFile(sa.SecretFile)
+		if err != nil {
+			return err
+		}
+		jwt, err := auth.NewJWT(auth.JWTConfig{Secret: secret})
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(sa.RulesFile)
+		if err != nil {
+			return err
+		}
+		if cfg.Actors.Rules, err = models.ParseRules(data); err != nil {
+			return err
+		}
+		cfg.Gateway.Authenticator = jwt
+	}
+	return gateway.ListenAndServe(ctx, cfg)
 }
 
 // small is a valid config of tiny sizes against the in-process server.
@@ -28,7 +50,7 @@ func small(t *testing.T) Config {
 	return Config{
 		Serve: serveGateway, Data: t.TempDir(),
 		Clients: 2, Duration: time.Second, Requests: 40, Repeat: 1, Ops: []string{"read", "create"},
-		Subscribers: 20, Rounds: 3, Idle: 20, Phases: []string{"idle", "rt", "fanout"},
+		Subscribers: 20, Rounds: 3, Idle: 20, Phases: []string{"idle", "rt", "fanout", "auth"},
 	}
 }
 
@@ -44,6 +66,7 @@ func TestRunSmoke(t *testing.T) {
 		"Idle connections: 20", "bertsync (WebSocket session, idle)", "gorilla echo (one goroutine",
 		"Round trips: 2 clients", "bertsync {sync, read", "bertsync {sync, create",
 		"Fan-out: one update pushed to 20 subscribers, 3 rounds", "gorilla broadcast hub",
+		"Auth: read round trips on anonymous and JWT connections", "anonymous {sync, read", "JWT (HS256, Authorization: Bearer)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
@@ -68,7 +91,7 @@ func TestRunPhases(t *testing.T) {
 		t.Fatalf("Run: %v\nstderr: %s", err, errb.String())
 	}
 	if s := out.String(); !strings.Contains(s, "Round trips:") || strings.Contains(s, "Idle connections") ||
-		strings.Contains(s, "Fan-out") || strings.Contains(s, "bench_created") {
+		strings.Contains(s, "Fan-out") || strings.Contains(s, "bench_created") || strings.Contains(s, "Auth:") {
 		t.Errorf("want the round trips of read only:\n%s", s)
 	}
 }
@@ -77,7 +100,7 @@ func TestRunPhases(t *testing.T) {
 // its log.
 func TestRunServeFails(t *testing.T) {
 	cfg := small(t)
-	cfg.Serve = func(_ context.Context, _, _ string, log io.Writer) error {
+	cfg.Serve = func(_ context.Context, _, _ string, _ *ServeAuth, log io.Writer) error {
 		io.WriteString(log, "level=ERROR msg=\"no store\"\n")
 		return io.ErrUnexpectedEOF
 	}
@@ -99,6 +122,7 @@ func TestValidate(t *testing.T) {
 		{"ops", func(c *Config) { c.Ops = []string{"read", "delete"} }, `--ops: unknown request "delete"`},
 		{"phases", func(c *Config) { c.Phases = []string{"everything"} }, `--phases: unknown phase "everything"`},
 		{"url", func(c *Config) { c.URL = "http://x/bullet" }, `--url "http://x/bullet": want ws://HOST:PORT/PATH`},
+		{"auth with url", func(c *Config) { c.URL = "ws://127.0.0.1:1/bullet" }, "--phases auth starts a server of its own"},
 		{"duration", func(c *Config) { c.Duration = 0 }, "--duration must be positive and at most 10m0s"},
 		{"requests", func(c *Config) { c.Requests = -1 }, "--requests must be 0..100000000"},
 		{"repeat", func(c *Config) { c.Repeat = 101 }, "--repeat must be 1..100"},
@@ -117,7 +141,7 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	cfg := small(t)
-	cfg.Serve, cfg.URL = nil, "ws://127.0.0.1:1/bullet"
+	cfg.Serve, cfg.URL, cfg.Phases = nil, "ws://127.0.0.1:1/bullet", []string{"idle", "rt", "fanout"}
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("a URL needs no Serve: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -14,17 +15,26 @@ import (
 
 // dial opens one client connection with a bounded handshake.
 func dial(ctx context.Context, target string) (*websocket.Conn, error) {
+	return dialHeader(ctx, target, nil)
+}
+
+// dialHeader is dial with the handshake's extra headers (nil: none), such
+// as the auth phase's Authorization.
+func dialHeader(ctx context.Context, target string, hdr http.Header) (*websocket.Conn, error) {
 	d := websocket.Dialer{HandshakeTimeout: phaseTimeout}
-	conn, _, err := d.DialContext(ctx, target, nil)
+	conn, resp, err := d.DialContext(ctx, target, hdr)
 	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("dial %s: %w (HTTP %s)", target, err, resp.Status)
+		}
 		return nil, fmt.Errorf("dial %s: %w", target, err)
 	}
 	return conn, nil
 }
 
-// dialMany opens n connections, at most 64 handshakes at a time, and runs
-// setup on each.
-func dialMany(ctx context.Context, target string, n int, setup func(*websocket.Conn) error) ([]*websocket.Conn, error) {
+// dialMany opens n connections with the handshake headers hdr (nil:
+// none), at most 64 handshakes at a time, and runs setup on each.
+func dialMany(ctx context.Context, target string, hdr http.Header, n int, setup func(*websocket.Conn) error) ([]*websocket.Conn, error) {
 	conns := make([]*websocket.Conn, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, 64)
@@ -35,7 +45,7 @@ func dialMany(ctx context.Context, target string, n int, setup func(*websocket.C
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := dial(ctx, target)
+			c, err := dialHeader(ctx, target, hdr)
 			if err == nil && setup != nil {
 				if err = setup(c); err != nil {
 					c.Close()

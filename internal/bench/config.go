@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -51,8 +52,9 @@ type Config struct {
 	// Idle is the number of connections of the idle phase.
 	Idle int
 
-	// Phases are the phases to run: "idle", "rt", "fanout". They run in
-	// that order whatever the order here.
+	// Phases are the phases to run: "idle", "rt", "fanout", "auth". They
+	// run in that order whatever the order here. "auth" needs the
+	// in-process server (no URL): it starts one of its own.
 	Phases []string
 
 	// CPUProfile, if not empty, is the file a CPU profile of the whole
@@ -64,11 +66,22 @@ type Config struct {
 }
 
 // ServeFunc runs a bertsync server listening on addr (port 0: the
-// kernel's choice) with the data directory dataDir until ctx ends. It
-// writes the server's text log to log, which must include the line
-// msg=listening addr=HOST:PORT once the server accepts connections: the
-// bench learns the port from it.
-type ServeFunc func(ctx context.Context, addr, dataDir string, log io.Writer) error
+// kernel's choice) with the data directory dataDir until ctx ends,
+// authenticating its clients as auth says (nil: not at all, every client
+// anonymous and every method public). It writes the server's text log to
+// log, which must include the line msg=listening addr=HOST:PORT once the
+// server accepts connections: the bench learns the port from it.
+type ServeFunc func(ctx context.Context, addr, dataDir string, auth *ServeAuth, log io.Writer) error
+
+// ServeAuth is the authentication of a server that [ServeFunc] runs, as
+// `bertsync serve --jwt-secret-file SecretFile --rules RulesFile` (DESIGN
+// §6). The auth phase writes both files.
+type ServeAuth struct {
+	// SecretFile holds the HMAC secret of the HS256 tokens accepted.
+	SecretFile string
+	// RulesFile holds the access rules (JSON).
+	RulesFile string
+}
 
 // phaseTimeout bounds any single wait of the bench (a reply, a push, a
 // dial) so that a stuck server ends the run with an error.
@@ -108,14 +121,19 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, p := range c.Phases {
-		if p != "rt" && p != "fanout" && p != "idle" {
-			return fmt.Errorf("--phases: unknown phase %q (want rt, fanout, idle)", p)
+		switch p {
+		case "idle", "rt", "fanout", "auth":
+		default:
+			return fmt.Errorf("--phases: unknown phase %q (want idle, rt, fanout, auth)", p)
 		}
 	}
 	if c.URL != "" {
 		u, err := url.Parse(c.URL)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 			return fmt.Errorf("--url %q: want ws://HOST:PORT/PATH", c.URL)
+		}
+		if slices.Contains(c.Phases, "auth") {
+			return errors.New("--phases auth starts a server of its own (with --jwt-secret-file): drop --url")
 		}
 	} else if c.Serve == nil {
 		return errors.New("no server: set --url, or Config.Serve to run one in this process")

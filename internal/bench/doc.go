@@ -1,9 +1,9 @@
 // Package bench measures a bertsync server against baselines started in
 // the same process, for `bertsync bench`.
 //
-// [Run] loads the server under test over loopback in up to three phases,
+// [Run] loads the server under test over loopback in up to four phases,
 // always in this order, and prints each phase's figures beside the same
-// figures for a bare gorilla/websocket server:
+// figures for a baseline:
 //
 //	idle     memory per idle WebSocket connection: live heap and goroutine
 //	         stacks (runtime.MemStats after GC) and RSS, against a TCP-only
@@ -12,6 +12,9 @@
 //	         echo of the same bytes, and per CPU second of the process
 //	fanout   latency from one update to its push at every subscriber,
 //	         against a naive gorilla broadcast hub
+//	auth     read round trips on connections opened with a JWT against
+//	         anonymous ones, on a server of its own that authenticates
+//	         (--jwt-secret-file)
 //
 // Each bertsync run of the round-trip phase is compared with the echo runs
 // on either side of it, so that a change in the machine's load moves both

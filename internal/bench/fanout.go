@@ -54,7 +54,7 @@ func fanout(ctx context.Context, cfg Config, target string, subscribe []byte, ro
 		}
 		return checkOK(reply)
 	}
-	subs, err := dialMany(ctx, target, cfg.Subscribers, setup)
+	subs, err := dialMany(ctx, target, nil, cfg.Subscribers, setup)
 	if err != nil {
 		return fanoutStats{}, err
 	}

@@ -20,9 +20,9 @@ type inProcess struct {
 	log    *logWatch
 }
 
-// startInProcess runs serve on 127.0.0.1:0 and waits for its
-// "listening" log line.
-func startInProcess(ctx context.Context, serve ServeFunc, data string) (*inProcess, error) {
+// startInProcess runs serve on 127.0.0.1:0, authenticating as auth says
+// (nil: not at all), and waits for its "listening" log line.
+func startInProcess(ctx context.Context, serve ServeFunc, data string, auth *ServeAuth) (*inProcess, error) {
 	p := &inProcess{data: data, done: make(chan error, 1), log: newLogWatch()}
 	if p.data == "" {
 		dir, err := os.MkdirTemp("", "bertsync-bench-")
@@ -33,7 +33,7 @@ func startInProcess(ctx context.Context, serve ServeFunc, data string) (*inProce
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
-	go func() { p.done <- serve(sctx, "127.0.0.1:0", p.data, p.log) }()
+	go func() { p.done <- serve(sctx, "127.0.0.1:0", p.data, auth, p.log) }()
 	select {
 	case p.addr = <-p.log.addr:
 		return p, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,12 +34,13 @@ func (r rtResult) cpuRate() float64 {
 	return float64(r.trips) / r.cpu.Seconds()
 }
 
-// roundTrips runs cfg.Clients connections that each send msg and wait for
-// the reply, again and again, for the duration or the request count.
-// check validates the first reply on each connection fully, fast every
-// later one. cpuClock, if not nil, measures the run's CPU time.
-func roundTrips(ctx context.Context, cfg Config, target string, msg []byte, check func([]byte) error, fast func([]byte) bool, cpuClock func() time.Duration) (rtResult, error) {
-	conns, err := dialMany(ctx, target, cfg.Clients, nil)
+// roundTrips runs cfg.Clients connections, opened with the handshake
+// headers hdr (nil: none), that each send msg and wait for the reply,
+// again and again, for the duration or the request count. check
+// validates the first reply on each connection fully, fast every later
+// one. cpuClock, if not nil, measures the run's CPU time.
+func roundTrips(ctx context.Context, cfg Config, target string, hdr http.Header, msg []byte, check func([]byte) error, fast func([]byte) bool, cpuClock func() time.Duration) (rtResult, error) {
+	conns, err := dialMany(ctx, target, hdr, cfg.Clients, nil)
 	if err != nil {
 		return rtResult{}, err
 	}
@@ -106,21 +108,27 @@ func roundTrips(ctx context.Context, cfg Config, target string, msg []byte, chec
 	return res, nil
 }
 
-// roundTripPhase is the round-trip phase.
-func roundTripPhase(ctx context.Context, cfg Config, target, echoURL string, out io.Writer) error {
-	model := bert.Atom("bench_item")
-	doc := bert.List{
+// readModel and readDoc are the document the read round trips read, by
+// readRequest.
+var (
+	readModel = bert.Atom("bench_item")
+	readDoc   = bert.List{
 		bert.Tuple{bert.Atom("id"), []byte("bench-1")},
 		bert.Tuple{bert.Atom("name"), []byte("Frodo Baggins")},
 		bert.Tuple{bert.Atom("level"), int64(42)},
 		bert.Tuple{bert.Atom("tags"), bert.List{[]byte("hobbit"), []byte("ring-bearer")}},
 	}
-	if err := ensure(ctx, target, model, doc); err != nil {
+	readRequest = marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("read"), readModel, bert.List{bert.Tuple{bert.Atom("id"), []byte("bench-1")}}})
+)
+
+// roundTripPhase is the round-trip phase.
+func roundTripPhase(ctx context.Context, cfg Config, target, echoURL string, out io.Writer) error {
+	if err := ensure(ctx, target, readModel, readDoc); err != nil {
 		return fmt.Errorf("storing the document the reads read: %w", err)
 	}
 
-	read := marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("read"), model, bert.List{bert.Tuple{bert.Atom("id"), []byte("bench-1")}}})
-	create := marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("create"), bert.Atom("bench_created"), doc[1:]})
+	read := readRequest
+	create := marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("create"), bert.Atom("bench_created"), readDoc[1:]})
 
 	clock, cpuErr := cpuClock(cfg)
 	run := func(label, url string, msg []byte, check func([]byte) error) (rtResult, error) {
@@ -128,7 +136,7 @@ func roundTripPhase(ctx context.Context, cfg Config, target, echoURL string, out
 		if url == echoURL {
 			fast = func(b []byte) bool { return bytes.Equal(b, msg) }
 		}
-		r, err := roundTrips(ctx, cfg, url, msg, check, fast, clock)
+		r, err := roundTrips(ctx, cfg, url, nil, msg, check, fast, clock)
 		if err != nil {
 			return r, fmt.Errorf("round trips, %s: %w", label, err)
 		}

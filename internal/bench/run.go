@@ -39,7 +39,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	target := cfg.URL
 	where := "running server " + cfg.URL
 	if target == "" {
-		srv, err := startInProcess(ctx, cfg.Serve, cfg.Data)
+		srv, err := startInProcess(ctx, cfg.Serve, cfg.Data, nil)
 		if err != nil {
 			return fmt.Errorf("in-process server: %w", err)
 		}
@@ -66,6 +66,12 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	if slices.Contains(cfg.Phases, "fanout") {
 		if err := fanoutPhase(ctx, cfg, target, "ws://"+base.addr+"/hub", stdout); err != nil {
+			return err
+		}
+	}
+	// Last: it starts a server of its own.
+	if slices.Contains(cfg.Phases, "auth") {
+		if err := authPhase(ctx, cfg, stdout); err != nil {
 			return err
 		}
 	}

@@ -90,7 +90,7 @@ test('upload and download of a file', async () => {
   }, model);
   assert.equal(res.answer.file.name, 'bytes ÿ.bin');
   assert.equal(res.answer.file.size, 4096);
-  assert.match(res.answer.file.url, /^\/files\/[0-9a-f]{64}$/);
+  assert.match(res.answer.file.url, new RegExp("^/files/" + encodeURIComponent(model) + "/" + encodeURIComponent(res.id) + "/[0-9a-f]{64}$"));
   assert.deepEqual(res.f, res.answer.file);
   assert.ok(res.same, 'the downloaded file is the uploaded one');
   assert.equal(res.rangeStatus, 206);
