@@ -128,7 +128,11 @@ func TestOwnerSubscriptionsHearTheirOwn(t *testing.T) {
 	t.Parallel()
 	sys := rulesSystem(t, ownerRules)
 	ann, bob, bobWriter := connect(sys, "ann"), connect(sys, "bob"), connect(sys, "bob")
-	wantOK(t, bob.do(t, "subscribe", nil))
+	sub := wantOK(t, bob.do(t, "subscribe", nil))
+	if prop(t, sub, "filtered") != true {
+		t.Fatalf("an owner-only subscribe answered %s, want {filtered, true}", format(sub))
+	}
+	_, epoch := position(t, sub)
 
 	wantOK(t, ann.do(t, "create", kv("text", []byte("secret"))))                       // Seq 1
 	wantOK(t, ann.do(t, "broadcast", kv("text", []byte("hi"), "from", []byte("bob")))) // Seq 2
@@ -144,6 +148,17 @@ func TestOwnerSubscriptionsHearTheirOwn(t *testing.T) {
 	if got := text(t, prop(t, wantPush(t, push, "broadcast", "note", 4), "from")); got != "bob" {
 		t.Fatalf("bob's broadcast: %s", format(push))
 	}
+
+	// A replay obeys the same rule: bob recovers his own two events only.
+	late := connect(sys, "bob")
+	rec := wantOK(t, late.do(t, "subscribe", kv("since", int64(0), "epoch", epoch)))
+	if prop(t, rec, "recovered") != true {
+		t.Fatalf("bob's recovery: %s", format(rec))
+	}
+	push, _ = late.tr.next(t)
+	wantPush(t, push, "created", "note", 3)
+	push, _ = late.tr.next(t)
+	wantPush(t, push, "broadcast", "note", 4)
 }
 
 func TestBroadcastFromIsStamped(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bertsync/bertsync/internal/limits"
+	"github.com/bertsync/bertsync/internal/metrics"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -16,7 +17,8 @@ const (
 	DefaultSessionIdleTimeout = 2 * time.Minute
 	DefaultMaxModels          = 1024
 	DefaultModelIdleTimeout   = time.Minute
-	DefaultMaxRememberedSeqs  = 10000
+	DefaultMaxRecoverySize    = 1 << 20
+	DefaultMaxRecoveryEvents  = 512
 )
 
 // Defaults of the restart limit of model actors (supervisor.go): those of
@@ -36,6 +38,17 @@ type Config struct {
 	// (the generic document model). Nil means none: such a type is
 	// unknown and its requests get {sync, error, {not_found, …}}.
 	Documents *models.Documents
+	// Log keeps the streams of the model types: their Seq, epoch and
+	// history (DESIGN §5). Nil means the store of Documents when there is
+	// one, and otherwise a [models.MemoryLog] with History, whose
+	// streams end with the process. With Documents, Log must be (or be
+	// left nil for) Documents' store, so that a document's change and
+	// its event commit together.
+	Log models.EventLog
+	// History bounds the memory log's history when Log and Documents are
+	// nil; a store's history is set when it is opened
+	// ([models.StoreConfig]).
+	History models.HistoryConfig
 	// Rules are the access rules of the model types (DESIGN §6), checked
 	// for every request, from sessions and [System.Call] alike. Nil
 	// means [models.DefaultRules](false): every method is public.
@@ -84,13 +97,20 @@ type Config struct {
 	// and a Seq that goes on where it stopped. Negative: never on a timer
 	// (MaxModels still passivates to make room).
 	ModelIdleTimeout time.Duration
-	// MaxRememberedSeqs bounds the Seqs the system remembers for
-	// passivated model types that had events, so that their Seq goes on
-	// when they start again. Past it the Seq of the type passivated
-	// longest ago is forgotten and restarts at 1, as it does after a
-	// restart of the server. Only broadcasts to ever new type names can
-	// fill it: the document model creates at most its MaxTypes types.
-	MaxRememberedSeqs int
+	// MaxRecoverySize bounds, in bytes of the pushes, what one
+	// subscribe with since replays (DESIGN §5): when the missed events
+	// take more, recovered is false and the client reloads instead. It
+	// bounds too the live pushes a session holds back while such a
+	// subscribe waits for its turn to be answered (its reply goes out
+	// in request order, and its replay and pushes right after it): past
+	// it the session is closed as a slow consumer.
+	MaxRecoverySize int
+	// MaxRecoveryEvents bounds the events one subscribe with since
+	// replays: when more were missed, recovered is false. The replay
+	// goes to the connection's queue at once, so it must leave room
+	// there (gateway.ListenAndServe sets it and MaxRecoverySize to half
+	// of the queue's bounds when they are zero).
+	MaxRecoveryEvents int
 
 	// MaxModelRestarts bounds the restarts of a model actor whose handler
 	// panics, within ModelRestartWindow. One panic more stops the model
@@ -104,6 +124,11 @@ type Config struct {
 	// panics count over the system's life, and a stopped type stays
 	// stopped until the server restarts.
 	ModelRestartWindow time.Duration
+
+	// Metrics, if not nil, counts the sessions, the requests they answer,
+	// their subscriptions and pushes (docs/operations.md). bertsync serve
+	// sets it with --metrics-addr; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // withDefaults returns c with zero limits replaced by their defaults.
@@ -117,7 +142,8 @@ func (c Config) withDefaults() Config {
 	c.MaxPendingRequests = limits.Resolve(c.MaxPendingRequests, DefaultMaxPendingRequests)
 	c.MaxModels = limits.Resolve(c.MaxModels, DefaultMaxModels)
 	c.ModelIdleTimeout = limits.Resolve(c.ModelIdleTimeout, DefaultModelIdleTimeout)
-	c.MaxRememberedSeqs = limits.Resolve(c.MaxRememberedSeqs, DefaultMaxRememberedSeqs)
+	c.MaxRecoverySize = limits.Resolve(c.MaxRecoverySize, DefaultMaxRecoverySize)
+	c.MaxRecoveryEvents = limits.Resolve(c.MaxRecoveryEvents, DefaultMaxRecoveryEvents)
 	c.MaxMessageSize = limits.Resolve(c.MaxMessageSize, DefaultMaxMessageSize)
 	c.RequestTimeout = limits.Resolve(c.RequestTimeout, DefaultRequestTimeout)
 	c.SessionIdleTimeout = limits.Resolve(c.SessionIdleTimeout, DefaultSessionIdleTimeout)

@@ -26,8 +26,8 @@
 // served again.
 //
 // A model actor with no request for [Config.ModelIdleTimeout] and no
-// subscriber is passivated: stopped and removed from the map, its Seq
-// kept by the system; the next request for its type spawns another. At
+// subscriber is passivated: stopped and removed from the map (its stream
+// is in the event log); the next request for its type spawns another. At
 // [Config.MaxModels] live actors a new type passivates the least recently
 // used idle one, and is refused (that one request) only if none is idle.
 // A request already on its way to a passivated actor is served all the
@@ -44,15 +44,16 @@
 // each inbound frame with [Session.Deliver]. The session actor decodes
 // the frame, checks the request (docs/protocol.md) and sends it to the model
 // actor with a Request; the model actor calls [models.Handler].Sync, one
-// request at a time, and responds to the session. After a successful
-// create, update, patch or delete it pushes
-// {sync, created|updated|deleted, Model, Props, Seq} to every session
-// subscribed to the type, Props being the reply's attributes and Seq
-// counting the type's events from 1. subscribe, unsubscribe and broadcast
-// are served by the model actor itself: subscribe and unsubscribe reply
-// {sync, ok, Seq} with the type's current Seq (the next push has Seq+1),
-// broadcast pushes {sync, broadcast, Model, Props, Seq} to every
-// subscriber but the sender and replies {sync, ok, Seq} with that Seq.
+// request at a time, and responds to the session. A create, update,
+// patch, delete or broadcast is an event of the type's stream
+// ([Config.Log], DESIGN §5): the model actor stages it and commits what
+// is staged in one transaction of the log (batch.go), where the event
+// gets its Seq, then pushes {sync, Event, Model, Props, Seq} to every
+// session subscribed to the type and answers. subscribe, unsubscribe and
+// broadcast are served by the model actor itself: subscribe and
+// unsubscribe reply with the stream's position [{seq, Top}, {epoch,
+// Epoch}], a subscribe with since also recovers (stream.go); broadcast
+// pushes to every subscriber but the sender and replies {sync, ok, Seq}.
 // Subscribing twice is one subscription; a stopped session is dropped.
 //
 // [System.Call] sends a request to the model actor from outside any actor
@@ -82,13 +83,17 @@
 // not read carries the reason in [Frame].Err and is answered with it, in
 // its place. The session goes on in every case.
 //
-// The session actor is the only producer for its connection. It hands
-// frames to [Transport.Send], which must not block; when Send fails (the
-// transport's bounded queue is full, or the connection is gone) the
+// The session actor is the only producer of its connection's replies. It
+// hands frames to [Transport.Send], which must not block; when Send fails
+// (the transport's bounded queue is full, or the connection is gone) the
 // session stops and closes the transport with [SlowConsumer] or
 // [TransportError]. Nobody else waits for a slow client: a model actor's
 // push is one mailbox message per subscriber, encoded once for all, and
-// every subscriber's transport gets the same bytes.
+// every subscriber's transport gets the same bytes. The session's mailbox
+// queues a push on a [PushSender] transport itself, on the model actor's
+// goroutine, while the session has no request in flight and no earlier
+// push waiting, which keeps the order of what the connection hears
+// (sessionpush.go).
 //
 // A session with no frame and no [Session.Touch] for
 // [Config.SessionIdleTimeout] stops with [IdleTimeout]. Pending requests

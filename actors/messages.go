@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"fmt"
+
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/bertsync/bertsync/bert"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -28,24 +31,59 @@ type modelRequest struct {
 	// from is the requesting session (nil for System.Call).
 	from  *Session
 	reply chan<- *modelReply
-	// answered is set by the model actor once it replied.
+	// answered is set by the model actor once it replied; staged once it
+	// waits for the next commit, which answers it (batch.go).
 	answered bool
+	staged   bool
 }
 
 // modelReply answers a modelRequest: the reply message as a term (see
-// models.ReplyTerm), or err.
+// models.ReplyTerm), or err. after are the pushes the session sends
+// right after the reply: a subscribe's replay.
 type modelReply struct {
-	id  uint64
-	msg any
-	err error
+	id    uint64
+	msg   any
+	err   error
+	after []*pushMsg
 }
 
-// pushMsg carries one event to a subscribed session. data is the push
-// encoded once in the BERT-JS profile for every subscriber; term is kept
-// for sessions that use another profile. Both are shared and read-only.
+// pushMsg carries one event of model to a subscribed session. data is the
+// push encoded once in the BERT-JS profile for every subscriber; term,
+// {sync, Event, Model, Props, Seq}, is kept for sessions that use another
+// profile, and is nil for an event replayed from history, which such a
+// session decodes from data. All are shared and read-only.
 type pushMsg struct {
-	data []byte
-	term any
+	model string
+	data  []byte
+	term  bert.Tuple
+}
+
+// tuple returns the push's term, decoding data when p has none.
+func (p *pushMsg) tuple() (bert.Tuple, error) {
+	if p.term != nil {
+		return p.term, nil
+	}
+	var term any
+	if err := bert.Unmarshal(p.data, &term); err != nil {
+		return nil, err
+	}
+	t, ok := term.(bert.Tuple)
+	if !ok || len(t) != 5 {
+		return nil, fmt.Errorf("actors: a push in history is %s, not {sync, Event, Model, Props, Seq}", bert.KindOf(term))
+	}
+	return t, nil
+}
+
+// event returns the push's event and its props, for the access rules of a
+// subscriber; ok is false if the push cannot be read.
+func (p *pushMsg) event() (event bert.Atom, attrs models.Props, ok bool) {
+	t, err := p.tuple()
+	if err != nil {
+		return "", nil, false
+	}
+	event, _ = t[1].(bert.Atom)
+	attrs, err = models.FromValue(t[3])
+	return event, attrs, err == nil
 }
 
 // inboundMsg carries a frame from Session.Deliver to the session actor.

@@ -13,11 +13,12 @@ import (
 )
 
 // modelState is what a model type keeps across restarts of its actor: the
-// handler, the subscribed sessions and the event counter. Only the model
-// actor's Receive touches subs and seq, one message at a time; pid and
-// done are set before the actor gets its first message and read-only
-// afterwards. A passivated type's modelState is dropped; the next actor
-// of the type gets a new one (passivation.go).
+// handler, the subscribed sessions and the changes staged for the next
+// commit. Only the model actor's Receive touches subs and pending, one
+// message at a time; pid and done are set before the actor gets its first
+// message and read-only afterwards. A passivated type's modelState is
+// dropped; the next actor of the type gets a new one (passivation.go).
+// The type's stream (Seq, epoch, history) is in the event log.
 type modelState struct {
 	sys  *System
 	name string
@@ -25,8 +26,15 @@ type modelState struct {
 	h    models.Handler
 	pid  *actor.PID
 
-	seq  int64
 	subs map[string]subscriber // by PID.Id
+	// pending holds the changes and broadcasts waiting for the next
+	// commit (batch.go); mailbox is the actor's, set at its spawn.
+	pending []*staged
+	mailbox actor.Mailbox
+	// inflight are the batches handed to the event log and not answered
+	// yet, in order; deferred the requests waiting for them (batch.go).
+	inflight []*inflightCommit
+	deferred []*modelRequest
 
 	// done is closed when the actor has stopped for good (not restarted).
 	done chan struct{}
@@ -55,7 +63,10 @@ func (a *modelActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.started(ctx)
-	case *actor.Restarting, *actor.Stopping:
+	case *actor.Restarting:
+	case *actor.Stopping:
+		// What was staged is answered before the actor goes.
+		a.settle(ctx)
 	case *actor.Stopped:
 		a.stopped()
 	case *actor.Terminated:
@@ -63,12 +74,25 @@ func (a *modelActor) Receive(ctx actor.Context) {
 		delete(a.m.subs, msg.Who.Id)
 		a.m.nsubs.Store(int32(len(a.m.subs)))
 	case *modelRequest:
+		if len(a.m.deferred) > 0 {
+			// Behind requests that wait for a commit: in line.
+			msg.staged = true
+			a.m.deferred = append(a.m.deferred, msg)
+			break
+		}
 		a.handle(ctx, msg)
+	case *committedMsg:
+		a.committed(ctx)
 	case *modelIdleMsg:
+		a.flush(ctx)
 		a.idleCheck()
 	}
+	a.flushIfDone(ctx)
 }
 
+// serve serves one request. A change or a broadcast is staged for the
+// next commit (batch.go); anything else first waits for the commits of
+// the requests before it, so that it sees the type as they left it.
 func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 	m := a.m
 	defer a.recoverRequest(ctx, r)
@@ -78,30 +102,28 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 	}
 	own := a.ownershipOf(r.req)
 	switch r.req.Method {
-	case models.Subscribe:
-		who := r.sender()
-		if who == nil {
-			a.reply(ctx, r, nil, models.Errorf(models.CodeBadRequest, "subscribe needs a connection"))
+	case models.Subscribe, models.Unsubscribe, models.Read:
+		if a.barrier(ctx, r) {
 			return
 		}
-		sub := subscriber{pid: who}
-		if own.only {
-			sub.owner = &own
-		}
-		if _, ok := m.subs[who.Id]; !ok {
-			ctx.Watch(who)
-		}
-		m.subs[who.Id] = sub
-		m.nsubs.Store(int32(len(m.subs)))
-		a.reply(ctx, r, m.seq, nil)
+	}
+	switch r.req.Method {
+	case models.Subscribe:
+		a.subscribe(ctx, r, own)
 	case models.Unsubscribe:
 		if who := r.sender(); who != nil {
 			if _, ok := m.subs[who.Id]; ok {
 				delete(m.subs, who.Id)
+				m.nsubs.Store(int32(len(m.subs)))
 				ctx.Unwatch(who)
 			}
 		}
-		a.reply(ctx, r, m.seq, nil)
+		pos, err := a.position()
+		if err != nil {
+			a.reply(ctx, r, nil, err)
+			return
+		}
+		a.reply(ctx, r, positionTerm(pos), nil)
 	case models.Broadcast:
 		// Who sent it is the server's to say: an anonymous caller's
 		// broadcast has no from, so that none can be forged.
@@ -111,16 +133,8 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 		}
 		// A broadcast over the message limit is refused to its sender,
 		// not pushed to every subscriber.
-		seq, err := a.push(ctx, "broadcast", props.Term(), r.sender(), m.sys.cfg.MaxMessageSize)
-		if err != nil {
-			if models.CodeOf(err) != models.CodeTooLarge {
-				err = models.Errorf(models.CodeBadRequest, "the broadcast props cannot be encoded: %v", err)
-			}
-			a.reply(ctx, r, nil, err)
-			return
-		}
-		a.reply(ctx, r, seq, nil)
-	default:
+		a.stage(ctx, &staged{r: r, event: "broadcast", msg: props.Term(), except: r.sender(), limit: m.sys.cfg.MaxMessageSize})
+	case models.Read:
 		r.req.MaxReplySize = a.replyBudget(r.req)
 		if err := a.prepare(r, own); err != nil {
 			a.reply(ctx, r, nil, err)
@@ -128,31 +142,67 @@ func (a *modelActor) serve(ctx actor.Context, r *modelRequest) {
 		}
 		msg, err := a.call(r)
 		if err == nil {
-			msg = models.ReplyTerm(msg)
-			msg, err = a.filterReply(r.req, own, msg)
+			msg, err = a.filterReply(r.req, own, models.ReplyTerm(msg))
 		}
+		a.replyResult(ctx, r, msg, err)
+	default:
+		a.change(ctx, r, own)
+	}
+}
+
+// change stages a create, update, patch or delete: a [models.Stager]'s
+// change, to run in the commit, or the event of a Go handler's change,
+// which its Sync makes now.
+func (a *modelActor) change(ctx actor.Context, r *modelRequest, own ownership) {
+	m := a.m
+	r.req.MaxReplySize = a.replyBudget(r.req)
+	if own.field != "" && r.req.ID != "" && a.barrier(ctx, r) {
+		// prepare reads the document to check its owner: it must see
+		// the changes before it, or a change of its owner's could be
+		// overwritten by anyone.
+		return
+	}
+	if err := a.prepare(r, own); err != nil {
+		a.reply(ctx, r, nil, err)
+		return
+	}
+	// No size check of the push: MaxReplySize kept it within the limit
+	// (for the document model; a Go handler's oversized change is
+	// answered too_large by the session).
+	st := &staged{r: r, event: eventOf(r.req.Method), limit: -1}
+	if stager, ok := m.h.(models.Stager); ok {
+		change, ok, err := stager.Stage(m.sys.ctx, r.req)
 		if err != nil {
-			pub, internal := publicError(m.name, err)
-			if internal {
-				m.sys.log.Error("actors: model handler failed", "model", m.name, "method", r.req.Method, "id", r.req.ID, "err", err)
-			}
-			a.reply(ctx, r, nil, pub)
+			a.replyResult(ctx, r, nil, err)
 			return
 		}
-		if ev := eventOf(r.req.Method); ev != "" {
-			// No size check: MaxReplySize kept the change's push within
-			// the limit (for the document model; a Go handler's
-			// oversized change is answered too_large by the session).
-			if _, err := a.push(ctx, ev, msg, nil, -1); err != nil {
-				// The change is made but its attributes cannot be sent:
-				// say so rather than acknowledge what no one can read.
-				m.sys.log.Error("actors: reply cannot be encoded", "model", m.name, "method", r.req.Method, "err", err)
-				a.reply(ctx, r, nil, models.Errorf(models.CodeInternal, "the %s handler's reply cannot be encoded: %v", m.name, err))
-				return
-			}
+		if ok {
+			st.change = change
+			a.stage(ctx, st)
+			return
 		}
-		a.reply(ctx, r, msg, nil)
 	}
+	msg, err := a.call(r)
+	if err != nil {
+		a.replyResult(ctx, r, nil, err)
+		return
+	}
+	st.msg = models.ReplyTerm(msg)
+	a.stage(ctx, st)
+}
+
+// replyResult answers r with a handler's result, turning an error into
+// the one its client may see (and logging an internal one).
+func (a *modelActor) replyResult(ctx actor.Context, r *modelRequest, msg any, err error) {
+	if err != nil {
+		pub, internal := publicError(a.m.name, err)
+		if internal {
+			a.m.sys.log.Error("actors: model handler failed", "model", a.m.name, "method", r.req.Method, "id", r.req.ID, "err", err)
+		}
+		a.reply(ctx, r, nil, pub)
+		return
+	}
+	a.reply(ctx, r, msg, nil)
 }
 
 // replyBudget returns the [models.Request.MaxReplySize] of req: the
@@ -204,32 +254,22 @@ func (a *modelActor) recoverRequest(ctx actor.Context, r *modelRequest) {
 	panic(fmt.Sprintf("model %q panicked serving %s: %v", m.name, r.req.Method, p))
 }
 
-// push sends {sync, Event, Model, Props, Seq} to every subscriber but
-// except, encoded once, and returns its Seq. Seq counts every event of the
-// type, subscribers or not. A push over limit bytes (not positive: no
-// limit) is not an event: push returns a too_large error.
-func (a *modelActor) push(ctx actor.Context, event bert.Atom, props any, except *actor.PID, limit int) (int64, error) {
-	m := a.m
-	seq := m.seq + 1
-	term := bert.Tuple{atomSync, event, m.atom, props, seq}
-	data, err := bert.Marshal(term)
-	if err != nil {
-		return 0, err
-	}
-	if limits.Exceeds(len(data), limit) {
-		return 0, models.Errorf(models.CodeTooLarge, "%s of %d bytes exceeds the message limit of %d bytes", event, len(data), limit)
-	}
-	m.seq = seq
-	p := &pushMsg{data: data, term: term}
-	var attrs models.Props // of the event, parsed for the first owner-only subscriber
-	parsed := false
-	for id, sub := range m.subs {
+// deliver sends the push p of an event to every subscriber that hears
+// it but except.
+func (a *modelActor) deliver(ctx actor.Context, p *pushMsg, except *actor.PID) {
+	// The event's props, parsed for the first owner-only subscriber.
+	var (
+		event  bert.Atom
+		attrs  models.Props
+		parsed bool
+	)
+	for id, sub := range a.m.subs {
 		if except != nil && id == except.Id {
 			continue
 		}
 		if sub.owner != nil {
 			if !parsed {
-				attrs, _ = models.FromValue(props)
+				event, attrs, _ = p.event()
 				parsed = true
 			}
 			if !sub.hears(event, attrs) {
@@ -238,7 +278,6 @@ func (a *modelActor) push(ctx actor.Context, event bert.Atom, props any, except 
 		}
 		ctx.Send(sub.pid, p)
 	}
-	return seq, nil
 }
 
 // subscriber is one subscribed session. Where the subscribe rule is
@@ -265,13 +304,19 @@ func (s subscriber) hears(event bert.Atom, attrs models.Props) bool {
 const fromProp = "from"
 
 func (a *modelActor) reply(ctx actor.Context, r *modelRequest, msg any, err error) {
+	a.replyThen(ctx, r, msg, err, nil)
+}
+
+// replyThen answers r, and has its session send after the reply, before
+// anything else, the pushes after (a subscribe's replay).
+func (a *modelActor) replyThen(ctx actor.Context, r *modelRequest, msg any, err error, after []*pushMsg) {
 	if !r.answered {
 		// Before the reply leaves, so that a client that has it finds
 		// the actor idle (passivation.go).
 		a.m.release()
 	}
 	r.answered = true
-	rep := &modelReply{id: r.id, msg: msg, err: err}
+	rep := &modelReply{id: r.id, msg: msg, err: err, after: after}
 	if r.reply != nil {
 		r.reply <- rep // buffered: never blocks
 		return

@@ -176,7 +176,7 @@ func TestModelRestartLimit(t *testing.T) {
 	}
 	send(t, s, request("subscribe", "broken", nil, int64(5)))
 	reply, _ = ts.next(t)
-	if wantOK(t, reply, int64(5)) != int64(2) {
+	if prop(t, wantOK(t, reply, int64(5)), "seq") != int64(2) {
 		t.Fatalf("subscribe during the stop: %s, want Seq 2", format(reply))
 	}
 	select {

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"container/list"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -24,8 +23,8 @@ import (
 // stopped; only if none can is that one request refused.
 //
 // What a type keeps across passivation: its handler (the same value: a Go
-// handler's own state lives on), and its Seq, kept in the System's
-// seqMemory while no actor runs, so that it never goes backwards. What it
+// handler's own state lives on), and its stream, which is in the event
+// log, not in the actor. What it
 // loses is what a passivated type cannot have: subscribers (an actor with
 // one is never passivated) and requests in flight (see the gate below).
 // An actor whose supervisor has it stopped, or that failed within the
@@ -125,10 +124,12 @@ type modelIdleMsg struct{}
 func (*modelIdleMsg) IgnoreDeadLetterLogging() {}
 
 // handle serves one request. Its reply releases its reservation; should
-// it get none, the reservation ends here, panic or not.
+// it get none and not wait for a commit, the reservation ends here, panic
+// or not. (A staged request holds its reservation until the commit
+// answers it, so that the actor is not passivated with work staged.)
 func (a *modelActor) handle(ctx actor.Context, r *modelRequest) {
 	defer func() {
-		if !r.answered {
+		if !r.answered && !r.staged {
 			a.m.release()
 		}
 	}()
@@ -222,8 +223,8 @@ func (s *System) retire(m *modelState) bool {
 }
 
 // retireLocked passivates m, which must be live and have no subscriber,
-// if no delivery to it is reserved: m leaves the registry, its Seq is
-// remembered and its actor is told to stop. It reports whether it did.
+// if no delivery to it is reserved: m leaves the registry and its actor
+// is told to stop. It reports whether it did.
 // s.mu is held.
 func (s *System) retireLocked(m *modelState) bool {
 	if s.closing || s.models[m.name] != m {
@@ -240,13 +241,8 @@ func (s *System) retireLocked(m *modelState) bool {
 	}
 	delete(s.models, m.name)
 	s.retiring[m] = struct{}{}
-	// Safe to read off the actor's goroutine: every change of seq is
-	// made serving a request, before the release the swap saw.
-	if forgot, ok := s.seqs.put(m.name, m.seq); ok {
-		s.log.Warn("actors: Seq of a passivated model type forgotten: too many remembered", "model", forgot, "limit", s.cfg.MaxRememberedSeqs)
-	}
 	s.as.Root.Poison(m.pid)
-	s.log.Debug("actors: model actor passivated", "model", m.name, "seq", m.seq)
+	s.log.Debug("actors: model actor passivated", "model", m.name)
 	return true
 }
 
@@ -335,51 +331,4 @@ func (c *modelCache) send(ctx actor.SenderContext, sys *System, name string, r *
 	}
 	(*c)[name] = m
 	return nil
-}
-
-// seqMemory keeps the Seq of passivated model types that had events, at
-// most max of them (no bound if max is not positive), forgetting the one
-// passivated longest ago first. It is guarded by System.mu.
-type seqMemory struct {
-	max    int
-	order  *list.List // of seqEntry, oldest first
-	byName map[string]*list.Element
-}
-
-type seqEntry struct {
-	name string
-	seq  int64
-}
-
-func newSeqMemory(max int) seqMemory {
-	return seqMemory{max: max, order: list.New(), byName: make(map[string]*list.Element)}
-}
-
-// put remembers the Seq of a type; a type with no event costs nothing. It
-// returns the type it forgot to make room, if any.
-func (sm *seqMemory) put(name string, seq int64) (forgot string, ok bool) {
-	if seq == 0 {
-		return "", false
-	}
-	if el, found := sm.byName[name]; found {
-		sm.order.Remove(el)
-	}
-	sm.byName[name] = sm.order.PushBack(seqEntry{name: name, seq: seq})
-	if !limits.Exceeds(sm.order.Len(), sm.max) {
-		return "", false
-	}
-	old := sm.order.Remove(sm.order.Front()).(seqEntry)
-	delete(sm.byName, old.name)
-	return old.name, true
-}
-
-// take returns the remembered Seq of a type, 0 if none, and forgets it:
-// the type's new actor holds it from now on.
-func (sm *seqMemory) take(name string) int64 {
-	el, ok := sm.byName[name]
-	if !ok {
-		return 0
-	}
-	delete(sm.byName, name)
-	return sm.order.Remove(el).(seqEntry).seq
 }

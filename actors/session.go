@@ -37,6 +37,15 @@ type Session struct {
 	touched  atomic.Bool
 	stopped  atomic.Bool
 
+	// direct is t if it is a [PushSender]; queuedPushes counts the
+	// pushes waiting in the actor's mailbox; pushText is the frame type
+	// of pushes, the latest delivered frame's; pushFailed is set once a
+	// push queued directly failed (sessionpush.go).
+	direct       PushSender
+	queuedPushes atomic.Int64
+	pushText     atomic.Bool
+	pushFailed   atomic.Bool
+
 	done   chan struct{}
 	reason CloseReason // set before done is closed
 }
@@ -71,6 +80,8 @@ func (s *System) NewSession(t Transport, opts ...SessionOption) *Session {
 	for _, o := range opts {
 		o(ss)
 	}
+	ss.direct, _ = t.(PushSender)
+	ss.pushText.Store(true)
 	s.mu.RLock()
 	closing := s.closing
 	s.mu.RUnlock()
@@ -85,6 +96,7 @@ func (s *System) NewSession(t Transport, opts ...SessionOption) *Session {
 		func() actor.Actor { return &sessionActor{s: ss, pushText: true} },
 		actor.WithGuardian(s.sessionGuardian),
 		actor.WithDispatcher(s.dispatcher),
+		actor.WithMailbox(ss.mailbox),
 	)
 	ss.pid = s.as.Root.SpawnPrefix(props, "session/")
 	if !s.addSession(ss) {
@@ -123,6 +135,7 @@ func (s *Session) Deliver(f Frame) {
 		}
 		return
 	}
+	s.pushText.Store(f.Text)
 	s.sys.as.Root.Send(s.pid, &inboundMsg{f: f})
 }
 
@@ -183,11 +196,19 @@ type pending struct {
 	repeat      int
 	fromFrame   bool
 	rateLimited bool
+	// subscribe is the model type of a subscribe request; after are the
+	// pushes sent right after its reply: its replay, then the live
+	// pushes of that type held back while it waited (see holdPush).
+	subscribe string
+	after     []*pushMsg
+	held      int // bytes of after that holdPush added
+	obs       requestObs
 }
 
-// sessionActor is the only producer for its connection. It keeps the
-// requests of the connection in a queue and answers them from its head,
-// so a fast reply waits for the slow ones before it.
+// sessionActor is the only producer of its connection's replies, and of
+// its pushes but those its mailbox queues directly (sessionpush.go). It
+// keeps the requests of the connection in a queue and answers them from
+// its head, so a fast reply waits for the slow ones before it.
 type sessionActor struct {
 	s      *Session
 	nextID uint64
@@ -198,9 +219,14 @@ type sessionActor struct {
 	qbuf     [1]*pending
 	spare    *pending
 	pushText bool // frame type for pushes: the latest inbound one
-	draining bool
-	stopping bool
-	models   modelCache
+	// holding counts, by model type, the subscribes waiting in q, whose
+	// type's pushes are held back until they are answered; heldBytes is
+	// the size of what is held.
+	holding   map[string]int
+	heldBytes int
+	draining  bool
+	stopping  bool
+	models    modelCache
 
 	lastActive time.Time
 	idleTimer  *time.Timer
@@ -208,6 +234,7 @@ type sessionActor struct {
 	expiryTimer *time.Timer
 	reqTimer    *time.Timer
 	reqTimerAt  time.Time
+	obs         sessionObs
 }
 
 func (a *sessionActor) Receive(ctx actor.Context) {
@@ -225,6 +252,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 		a.replied(ctx, msg)
 	case *pushMsg:
 		a.push(ctx, msg)
+		a.s.queuedPushes.Add(-1) // sent, held or dropped (sessionpush.go)
 	case *overflowMsg:
 		a.overflowed(ctx)
 	case *touchMsg:
@@ -248,6 +276,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 // count replies and pushes as activity, which they are not.
 func (a *sessionActor) started(ctx actor.Context) {
 	a.lastActive = time.Now()
+	a.observeStarted()
 	root, self := a.s.sys.as.Root, ctx.Self()
 	if d := a.s.sys.cfg.SessionIdleTimeout; d > 0 {
 		a.idleTimer = time.AfterFunc(d, func() { root.Send(self, &idleCheckMsg{}) })
@@ -293,10 +322,18 @@ func (a *sessionActor) inbound(ctx actor.Context, f Frame) {
 		a.answer(ctx, e, nil, err)
 		return
 	}
+	a.observeRequest(e, req)
 	req.Caller = a.s.caller
 	if a.draining {
 		a.answer(ctx, e, nil, ErrShutdown)
 		return
+	}
+	if req.Method == methodSubscribe {
+		e.subscribe = req.Model
+		if a.holding == nil {
+			a.holding = make(map[string]int)
+		}
+		a.holding[req.Model]++
 	}
 	// Should the model actor be gone (only during a forced shutdown), the
 	// request is a dead letter and its entry times out; a passivated
@@ -353,6 +390,7 @@ func (a *sessionActor) enqueue(text bool) *pending {
 	if d := a.s.sys.cfg.RequestTimeout; d > 0 {
 		e.deadline = time.Now().Add(d)
 	}
+	a.observeArrival(e)
 	a.q = append(a.q, e)
 	return e
 }
@@ -361,6 +399,7 @@ func (a *sessionActor) enqueue(text bool) *pending {
 func (a *sessionActor) answer(ctx actor.Context, e *pending, msg any, err error) {
 	e.data = encodeReply(a.s.profile, msg, err, e.ref, e.hasRef, a.s.sys.cfg.MaxMessageSize)
 	e.done = true
+	a.observeAnswer(e, err)
 	a.flush(ctx)
 }
 
@@ -376,6 +415,10 @@ func (a *sessionActor) replied(ctx actor.Context, r *modelReply) {
 	if e.done {
 		return
 	}
+	if len(r.after) > 0 {
+		// The replay goes before what was held since the request left.
+		e.after = append(r.after, e.after...)
+	}
 	a.answer(ctx, e, r.msg, r.err)
 }
 
@@ -389,6 +432,9 @@ func (a *sessionActor) flush(ctx actor.Context) {
 			if !a.send(ctx, Frame{Data: e.data, Text: e.text, Reply: true}) {
 				return
 			}
+		}
+		if e.subscribe != "" && !a.releaseHold(ctx, e) {
+			return
 		}
 		if e.fromFrame {
 			a.s.inflight.Add(-1)
@@ -406,22 +452,79 @@ func (a *sessionActor) flush(ctx actor.Context) {
 	a.armRequestTimer(ctx)
 }
 
-// push sends a model actor's push: the bytes encoded once for every
-// subscriber, unless this session speaks another profile.
+// push sends a model actor's push, or holds it back while a subscribe to
+// its type waits in the queue.
 func (a *sessionActor) push(ctx actor.Context, p *pushMsg) {
 	if a.stopping {
 		return
 	}
+	if a.holding[p.model] > 0 {
+		a.holdPush(ctx, p)
+		return
+	}
+	a.sendPush(ctx, p)
+}
+
+// sendPush sends a push: the bytes encoded once for every subscriber,
+// unless this session speaks another profile.
+func (a *sessionActor) sendPush(ctx actor.Context, p *pushMsg) bool {
 	f := Frame{Data: p.data, Text: a.pushText}
 	if a.s.profile != bert.BERTJS {
-		data, err := bert.Append(nil, p.term, a.s.profile)
+		term, err := p.tuple()
+		var data []byte
+		if err == nil {
+			data, err = bert.Append(nil, term, a.s.profile)
+		}
 		if err != nil {
 			a.s.sys.log.Warn("actors: push cannot be encoded for this session's profile", "err", err)
-			return
+			return true
 		}
 		f = Frame{Data: data, Text: a.pushText}
 	}
-	a.send(ctx, f)
+	sent := a.send(ctx, f)
+	a.observePush(sent)
+	return sent
+}
+
+// holdPush keeps p with the latest subscribe to its type in the queue, to
+// go after that subscribe's reply and replay: a client that recovers gets
+// the events it missed, then the live ones, each once and in order. What
+// is held is bounded by [Config.MaxRecoverySize]; past it the session
+// is closed as a slow consumer, as its transport's queue would.
+func (a *sessionActor) holdPush(ctx actor.Context, p *pushMsg) {
+	if max := a.s.sys.cfg.MaxRecoverySize; limits.Exceeds(a.heldBytes+len(p.data), max) {
+		a.s.sys.log.Info("actors: session closed: pushes held behind a subscribe passed the limit",
+			"session", ctx.Self().Id, "model", p.model, "held_bytes", a.heldBytes, "limit", max)
+		a.stop(ctx, SlowConsumer)
+		return
+	}
+	for i := len(a.q) - 1; i >= 0; i-- {
+		if e := a.q[i]; e.subscribe == p.model {
+			e.after = append(e.after, p)
+			e.held += len(p.data)
+			a.heldBytes += len(p.data)
+			return
+		}
+	}
+	a.sendPush(ctx, p) // not reached: holding counts the queue's subscribes
+}
+
+// releaseHold sends what follows the reply of subscribe e and ends its
+// hold; false if the session stopped.
+func (a *sessionActor) releaseHold(ctx actor.Context, e *pending) bool {
+	if a.holding[e.subscribe]--; a.holding[e.subscribe] <= 0 {
+		delete(a.holding, e.subscribe)
+		if len(a.holding) == 0 {
+			a.holding = nil // an idle session keeps no map
+		}
+	}
+	a.heldBytes -= e.held
+	for _, p := range e.after {
+		if !a.sendPush(ctx, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // overflowed answers the frames Deliver rejected, as one queue entry.
@@ -434,6 +537,7 @@ func (a *sessionActor) overflowed(ctx actor.Context) {
 		// Still blocked behind the same head: count them in the last
 		// entry, so a flood costs no memory.
 		a.q[last].repeat += int(n)
+		a.observeRejected(int(n))
 		return
 	}
 	e := a.enqueue(a.pushText)
@@ -478,8 +582,10 @@ func (a *sessionActor) timeoutCheck(ctx actor.Context) {
 			break
 		}
 		if !e.done {
-			e.data = encodeReply(a.s.profile, nil, models.Errorf(models.CodeUnavailable, "no reply within %v", d), e.ref, e.hasRef, a.s.sys.cfg.MaxMessageSize)
+			err := models.Errorf(models.CodeUnavailable, "no reply within %v", d)
+			e.data = encodeReply(a.s.profile, nil, err, e.ref, e.hasRef, a.s.sys.cfg.MaxMessageSize)
 			e.done = true
+			a.observeAnswer(e, err)
 		}
 	}
 	a.reqTimerAt = time.Time{}
@@ -531,6 +637,7 @@ func (a *sessionActor) stopped() {
 			s.reason = ServerShutdown
 		}
 	}
+	a.observeStopped(s.reason)
 	level := slog.LevelDebug
 	if s.reason != ClientClosed && s.reason != ServerShutdown {
 		level = slog.LevelInfo

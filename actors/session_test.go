@@ -134,8 +134,8 @@ func TestPushesAcrossSessions(t *testing.T) {
 
 	send(t, b, request("subscribe", "character", nil))
 	reply, _ := tb.next(t)
-	if seq := wantOK(t, reply); seq != int64(0) {
-		t.Fatalf("subscribe replied %s, want Seq 0", format(seq))
+	if seq := prop(t, wantOK(t, reply), "seq"); seq != int64(0) {
+		t.Fatalf("subscribe replied %s, want Seq 0", format(reply))
 	}
 
 	send(t, a, request("create", "character", kv("name", []byte("Zaphod"))))

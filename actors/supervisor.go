@@ -172,6 +172,22 @@ func (sh supervisedHandler) Sync(ctx context.Context, req models.Request) (any, 
 	return sh.h.Sync(ctx, req)
 }
 
+// Stage stages req's change when the handler is a [models.Stager],
+// refused while the supervisor has the type stopped; ok is false (and req
+// goes to Sync) otherwise.
+func (sh supervisedHandler) Stage(ctx context.Context, req models.Request) (models.Change, bool, error) {
+	st, ok := sh.h.(models.Stager)
+	if !ok {
+		return nil, false, nil
+	}
+	if err := sh.sup.refusal(); err != nil {
+		return nil, false, err
+	}
+	return st.Stage(ctx, req)
+}
+
+var _ models.Stager = supervisedHandler{}
+
 // guard returns the handler as a [models.Guard], or nil if it is none.
 func (sh supervisedHandler) guard() models.Guard {
 	g, _ := sh.h.(models.Guard)

@@ -58,8 +58,6 @@ type System struct {
 	// retiring holds the passivated actors that have not stopped yet,
 	// for Shutdown to wait for.
 	retiring map[*modelState]struct{}
-	// seqs holds the Seq of passivated types.
-	seqs     seqMemory
 	sessions map[*Session]struct{}
 	closing  bool
 
@@ -76,13 +74,26 @@ func NewSystem(ctx context.Context, cfg Config) (*System, error) {
 		return nil, errors.New("actors: config has neither a Registry nor Documents: no model type could be served")
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Documents != nil {
+		store := cfg.Documents.Store()
+		switch {
+		case store == nil:
+			return nil, errors.New("actors: config's Documents has no store")
+		case cfg.Log == nil:
+			cfg.Log = store
+		case cfg.Log != models.EventLog(store):
+			return nil, errors.New("actors: config's Log is not the store of its Documents: a document's change and its event must commit together")
+		}
+	}
+	if cfg.Log == nil {
+		cfg.Log = models.NewMemoryLog(cfg.History)
+	}
 	s := &System{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		now:      time.Now,
 		models:   make(map[string]*modelState),
 		retiring: make(map[*modelState]struct{}),
-		seqs:     newSeqMemory(cfg.MaxRememberedSeqs),
 		sessions: make(map[*Session]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
@@ -200,12 +211,17 @@ func (s *System) model(name string) (*modelState, error) {
 	sup := newModelSupervisor(s, name)
 	m = newModelState(s, name, supervisedHandler{h: h, sup: sup})
 	m.sup = sup
-	m.seq = s.seqs.take(name)
 	m.lastUsed.Store(s.now().UnixNano())
 	props := actor.PropsFromProducer(
 		func() actor.Actor { return &modelActor{m: m} },
 		actor.WithGuardian(s.modelGuardian),
 		actor.WithDispatcher(s.dispatcher),
+		// The actor looks at its mailbox's length to commit what it
+		// staged once nothing more waits (batch.go).
+		actor.WithMailbox(func() actor.Mailbox {
+			m.mailbox = actor.Unbounded()()
+			return m.mailbox
+		}),
 	)
 	// The id is unique (a prefix and protoactor's sequence number), so
 	// the spawn cannot meet a running actor; the name in it is for logs.

@@ -86,54 +86,6 @@ func propsBytes(tb testing.TB) []byte {
 	return b
 }
 
-func TestUnmarshalStructAllocs(t *testing.T) {
-	type strs struct {
-		A string `bert:"a"`
-		B string `bert:"b"`
-		C string `bert:"c"`
-		D string `bert:"d"`
-		E string `bert:"e"`
-	}
-	const n = 5
-	in, err := Append(nil, List{
-		Tuple{Atom("a"), []byte("alpha")},
-		Tuple{Atom("b"), ByteList("bravo")},
-		Tuple{[]byte("c"), []byte("charlie")},
-		Tuple{Atom("d"), Atom("delta")},
-		Tuple{Atom("e"), []byte("echo")},
-		Tuple{Atom("unknown"), []byte("ignored")},
-	}, BERTJS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v strs
-	allocs := testing.AllocsPerRun(100, func() {
-		if err := Unmarshal(in, &v); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs > n+1 {
-		t.Errorf("Unmarshal into a struct of %d strings: %v allocations, want at most %d", n, allocs, n+1)
-	}
-	if v.C != "charlie" || v.D != "delta" {
-		t.Errorf("got %+v", v)
-	}
-	// The sync request's props: five strings, the rest scalars.
-	props := propsBytes(t)
-	var c character
-	allocs = testing.AllocsPerRun(100, func() {
-		if err := Unmarshal(props, &c); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs > 5+1 {
-		t.Errorf("Unmarshal into character: %v allocations, want at most 6", allocs)
-	}
-	if c != benchCharacter {
-		t.Errorf("got %+v", c)
-	}
-}
-
 func BenchmarkSyncTuple(b *testing.B) {
 	data := syncTupleBytes(b)
 	props := propsBytes(b)

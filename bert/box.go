@@ -18,16 +18,20 @@ import "unsafe"
 // There are two slabs, so that one decode of a small term allocates
 // little besides its elements:
 //
-//   - hdrSlab holds slice headers: those of Tuple, List, []byte and
-//     ByteList. All four are a pointer, a length and a capacity, laid out
+//   - hdrSlab holds slice headers: those of Tuple, List, Map, []byte and
+//     ByteList. All five are a pointer, a length and a capacity, laid out
 //     alike, and the garbage collector finds what a slice header points to
 //     from the pointer alone (the pointee's own allocation says how to scan
 //     it), so a []byte header may live in a [][]any slot.
 //   - raw holds what has no pointers: boxed int64 and float64 (as their
 //     bits) and the bytes of small binaries, each starting on a word.
 //
+// A Map's pairs are carved from the elements: a Pair is two interface
+// values, laid out as two elements are.
+//
 // For the seed's sync request this turns twenty-odd allocations into
-// three: the elements, the headers and the raw words.
+// three: the elements, the headers and the raw words, each of the size
+// the request needs (see chunkSize in decode_term.go).
 //
 // Built with the purego tag, box_purego.go replaces this file with plain
 // conversions, for platforms and checkers that refuse package unsafe.
@@ -45,12 +49,18 @@ var (
 	listType_     = typeWord(List(nil))
 	bytesType_    = typeWord([]byte(nil))
 	byteListType_ = typeWord(ByteList(nil))
+	mapType_      = typeWord(Map(nil))
 	int64Type_    = typeWord(int64(0))
 	float64Type_  = typeWord(float64(0))
 )
 
-// The slab layouts the boxing relies on.
-var _ = [1]struct{}{}[unsafe.Sizeof([]any(nil))-unsafe.Sizeof([]byte(nil))]
+// The layouts the boxing relies on: every slice header is alike, and a
+// Pair is two elements.
+var (
+	_ = [1]struct{}{}[unsafe.Sizeof([]any(nil))-unsafe.Sizeof([]byte(nil))]
+	_ = [1]struct{}{}[unsafe.Sizeof(Pair{})-2*unsafe.Sizeof(any(nil))]
+	_ = [1]struct{}{}[unsafe.Offsetof(Pair{}.Value)-unsafe.Sizeof(any(nil))]
+)
 
 // box makes an interface of dynamic type typ whose value is *p.
 func box(typ, p unsafe.Pointer) any {
@@ -69,24 +79,28 @@ const (
 
 // hdrSlot returns a fresh slot for a slice header.
 func (d *decodeState) hdrSlot() *[]any {
-	if len(d.hdrSlab) == 0 {
-		d.newHdrChunk()
+	if i := d.hdrNext; i < len(d.hdrSlab) {
+		d.hdrNext = i + 1
+		return &d.hdrSlab[i]
 	}
-	p := &d.hdrSlab[0]
-	d.hdrSlab = d.hdrSlab[1:]
-	return p
+	return d.newHdrChunk()
 }
 
-// newHdrChunk allocates a chunk of header slots. Containers and binaries
-// take about 10 bytes of input each in typical terms (a proplist entry
-// {key, <<"value">>} has two headers in some 20 bytes), and each
-// container still open needs one when it closes: the first header of a
-// term is boxed only once its first innermost container is done, when
-// the containers around it are still to come. Every open container has
-// taken at least two bytes of input, so this stays proportional to the
-// input.
-func (d *decodeState) newHdrChunk() {
-	d.hdrSlab = fullCap(append([][]any(nil), make([][]any, min(maxHdrChunk, d.depth+(len(d.data)-d.off)/10+1))...))
+// newHdrChunk allocates a chunk of header slots (see chunkSize) and
+// returns its first slot. Without a hint, containers and binaries take
+// about 10 bytes of input each in typical terms (a proplist entry {key,
+// <<"value">>} has two headers in some 20 bytes); with one, the chunk
+// holds at most one per 8 bytes. Either way it has room for the
+// containers still open, which need their headers when they close: the
+// first header of a term is boxed only once its first innermost
+// container is done, when the containers around it are still to come.
+func (d *decodeState) newHdrChunk() *[]any {
+	n := d.chunkSize(1, d.need.hdrs, 10, 8, d.depth, maxHdrChunk)
+	d.need.hdrs -= n
+	d.used.hdrs += d.hdrNext
+	d.hdrSlab = fullCap(append([][]any(nil), make([][]any, n)...))
+	d.hdrNext = 1
+	return &d.hdrSlab[0]
 }
 
 func (d *decodeState) boxTuple(t Tuple) any {
@@ -99,6 +113,20 @@ func (d *decodeState) boxList(l List) any {
 	p := d.hdrSlot()
 	*p = l
 	return box(listType_, unsafe.Pointer(p))
+}
+
+func (d *decodeState) boxMap(m Map) any {
+	p := d.hdrSlot()
+	// Same layout as a slice header of any element type.
+	*(*Map)(unsafe.Pointer(p)) = m
+	return box(mapType_, unsafe.Pointer(p))
+}
+
+// mapPairs returns n zeroed pairs for a map, carved from the elements: a
+// Pair is two interface values, laid out as two elements are.
+func (d *decodeState) mapPairs(n int) Map {
+	e := d.elems(2 * n)
+	return unsafe.Slice((*Pair)(unsafe.Pointer(&e[0])), n)
 }
 
 func (d *decodeState) boxBinary(b []byte) any {
@@ -118,32 +146,51 @@ func (d *decodeState) boxBytes(b []byte, typ unsafe.Pointer) any {
 	return box(typ, unsafe.Pointer(p))
 }
 
-// rawWords returns n fresh words from the raw slab. A new chunk holds at
-// least n words and what the rest of a small term typically needs (a
-// word per 16 bytes of input), at most maxRawChunk words unless n is
-// more; either way no more than twice the input that remains, since every
-// word comes from at least four bytes of input (an int, a float, or up to
-// eight bytes of a binary with its five-byte header).
+// rawWords returns n fresh words from the raw slab.
 func (d *decodeState) rawWords(n int) []uint64 {
-	if n > len(d.raw) {
-		d.raw = fullCap(append([]uint64(nil), make([]uint64, max(n, min(maxRawChunk, (len(d.data)-d.off)/16+1)))...))
+	if n > len(d.raw)-d.rawNext {
+		d.newRawChunk(n)
 	}
-	w := d.raw[:n:n]
-	d.raw = d.raw[n:]
+	w := d.raw[d.rawNext : d.rawNext+n : d.rawNext+n]
+	d.rawNext += n
 	return w
 }
 
-func (d *decodeState) boxInt(i int64) any {
-	if i >= 0 && i < 256 {
-		return i // the runtime boxes these without allocating
+// rawWord returns one fresh word from the raw slab.
+func (d *decodeState) rawWord() *uint64 {
+	if i := d.rawNext; i < len(d.raw) {
+		d.rawNext = i + 1
+		return &d.raw[i]
 	}
-	w := &d.rawWords(1)[0]
+	d.newRawChunk(1)
+	d.rawNext = 1
+	return &d.raw[0]
+}
+
+// newRawChunk allocates a chunk of at least n raw words (see chunkSize):
+// without a hint a word per 16 bytes of input, which is typical, and with
+// one at most a word per 4 bytes, which is what every word takes at
+// least (an int, a float, or up to eight bytes of a binary with its
+// five-byte header).
+func (d *decodeState) newRawChunk(n int) {
+	n = d.chunkSize(n, d.need.words, 16, 4, 0, maxRawChunk)
+	d.need.words -= n
+	d.used.words += d.rawNext
+	d.raw = fullCap(append([]uint64(nil), make([]uint64, n)...))
+	d.rawNext = 0
+}
+
+func (d *decodeState) boxInt(i int64) any {
+	if uint64(i) < 256 {
+		return smallIntBoxes[i]
+	}
+	w := d.rawWord()
 	*w = uint64(i)
 	return box(int64Type_, unsafe.Pointer(w))
 }
 
 func (d *decodeState) boxFloat(f float64) any {
-	w := &d.rawWords(1)[0]
+	w := d.rawWord()
 	*(*float64)(unsafe.Pointer(w)) = f
 	return box(float64Type_, unsafe.Pointer(w))
 }

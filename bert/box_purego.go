@@ -12,11 +12,21 @@ func (d *decodeState) boxTuple(t Tuple) any { return t }
 
 func (d *decodeState) boxList(l List) any { return l }
 
+func (d *decodeState) boxMap(m Map) any { return m }
+
+// mapPairs returns n zeroed pairs for a map.
+func (d *decodeState) mapPairs(n int) Map { return make(Map, n) }
+
 func (d *decodeState) boxBinary(b []byte) any { return b }
 
 func (d *decodeState) boxByteList(b []byte) any { return ByteList(b) }
 
-func (d *decodeState) boxInt(i int64) any { return i }
+func (d *decodeState) boxInt(i int64) any {
+	if i >= 0 && i < 256 {
+		return smallIntBoxes[i]
+	}
+	return i
+}
 
 func (d *decodeState) boxFloat(f float64) any { return f }
 

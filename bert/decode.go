@@ -78,8 +78,12 @@ func (o UnmarshalOptions) Unmarshal(data []byte, v any) error {
 		d := decodeStatePool.Get().(*decodeState)
 		d.init(data, o.ZeroCopy)
 		d.maxDepth = lim.MaxDepth
+		d.startTerm(len(data))
 		t := d.term()
 		good := !d.bad && d.off == len(data)
+		if good {
+			d.endTerm(len(data))
+		}
 		d.release()
 		if good {
 			*p = t
@@ -179,7 +183,7 @@ func scanInflated(inner []byte, lim Limits) error {
 	return nil
 }
 
-// decodeState is the state of one decode of validated bytes.
+// decodeState is the state of one decode.
 type decodeState struct {
 	data       []byte
 	off        int
@@ -192,15 +196,33 @@ type decodeState struct {
 	bad        bool     // term found the input malformed
 	pending    int      // terms that open containers still owe (see claim)
 
-	// Allocation arenas for the term tree of one decode. Tuple and list
+	// Chunk sizing (see decode_term.go): need is what the hint says the
+	// rest of the term takes from new chunks, used what it has taken so
+	// far, and hint what the last term took, kept across decodes.
+	need, used termNeeds
+	hint       needsHint
+
+	// Allocation chunks for the term tree of one decode. Tuple and list
 	// elements are carved from shared chunks (with their capacity cut to
 	// their length, so appending to one cannot touch another), and so
 	// are the boxed slice headers, numbers and small binaries (see
 	// box.go). The chunks belong to the decoded values: init drops them,
-	// it never reuses them.
+	// it never reuses them. Each has the index of its first free slot,
+	// so that carving writes no pointer (which would cost a write
+	// barrier while the collector is marking).
 	elemArena []any
-	hdrSlab   [][]any  // slice headers of Tuple, List, []byte, ByteList
+	hdrSlab   [][]any  // slice headers of Tuple, List, Map, []byte, ByteList
 	raw       []uint64 // int64, float64 and small binaries
+	elemNext  int
+	hdrNext   int
+	rawNext   int
+
+	// scratch holds text that the value decoders assemble (a Latin-1
+	// atom as UTF-8, a list of bytes) before they copy it into a
+	// string, and pair the {Atom, true} that a bare atom in a proplist
+	// stands for (see onAtomTrue). Both are kept across decodes.
+	scratch []byte
+	pair    []byte
 
 	// atoms caches boxed atoms across decodes by this (pooled) state, so
 	// that the atoms every message repeats cost no allocation. Atoms are
@@ -227,12 +249,22 @@ func (d *decodeState) init(data []byte, zeroCopy bool) {
 	d.maxDepth = math.MaxInt
 	d.bad = false
 	d.pending = 0
+	d.need, d.used = termNeeds{}, termNeeds{}
 }
+
+// maxKeptScratch bounds the scratch buffers a pooled state keeps.
+const maxKeptScratch = 64 << 10
 
 func (d *decodeState) release() {
 	d.data = nil
 	d.savedError = nil
 	d.dropArenas()
+	if cap(d.scratch) > maxKeptScratch {
+		d.scratch = nil
+	}
+	if cap(d.pair) > maxKeptScratch {
+		d.pair = nil
+	}
 	decodeStatePool.Put(d)
 }
 
@@ -240,6 +272,7 @@ func (d *decodeState) release() {
 // decoded from them.
 func (d *decodeState) dropArenas() {
 	d.elemArena, d.hdrSlab, d.raw = nil, nil, nil
+	d.elemNext, d.hdrNext, d.rawNext = 0, 0, 0
 }
 
 // saveError keeps the first error, as json's decoder does.

@@ -13,14 +13,105 @@ import (
 // an interface does that to save the separate scanning pass, and falls
 // back to the scanner only to describe an error. On bad input term sets
 // d.bad and returns nil; it never panics.
+//
+// Memory is allocated as the term is read, before the rest of it has
+// been checked, so every container first claims its elements against
+// the bytes that remain (see claim), and every chunk the values are
+// carved from is bounded by the input that remains. The chunks are
+// sized from what the previous term of about the same length needed
+// (see termNeeds), so that a stream of similar messages, which is what a
+// server reads, takes one allocation of each kind per message with
+// nothing left over: the bytes a decode allocates, all of them garbage
+// soon after, are what most of its cost grows with.
 
-// Shared values for empty containers, so that decoding [] or {} does not
-// allocate. They have length and capacity zero, so no caller can write
-// through them.
+// Shared values for empty containers and binaries, so that decoding
+// them does not allocate. They have length and capacity zero, so no
+// caller can write through them.
 var (
-	emptyList  any = List{}
-	emptyTuple any = Tuple{}
+	emptyList     any = List{}
+	emptyTuple    any = Tuple{}
+	emptyMap      any = Map{}
+	emptyBinary   any = []byte{}
+	emptyByteList any = ByteList{}
 )
+
+// smallIntBoxes holds the integers 0..255 as interface values, which the
+// runtime boxes without allocating, so that the decoder's loops can load
+// them instead of converting.
+var smallIntBoxes = func() (t [256]any) {
+	for i := range t {
+		t[i] = int64(i)
+	}
+	return
+}()
+
+// maxSharedElems is the largest container whose elements come from a
+// shared chunk; a larger one gets an allocation of its own, exactly its
+// size, so that keeping one small container alive keeps at most one
+// chunk of elements (4 KiB) alive.
+const (
+	maxSharedElems = 256
+	maxElemChunk   = 256
+)
+
+// termNeeds counts what building a term takes from the chunks: elements
+// of containers of at most maxSharedElems (two per map pair), boxed
+// slice headers (tuples, lists, maps, binaries, byte lists) and raw words
+// (boxed numbers and the bytes of small binaries).
+type termNeeds struct {
+	elems, hdrs, words int
+}
+
+// needsHint is what the last term a decodeState decoded took, and its
+// length, from which the next term's chunks are sized.
+type needsHint struct {
+	size  int
+	needs termNeeds
+}
+
+// startTerm prepares the chunk sizing for a term of n bytes: the needs
+// of the last one, scaled to n, if it was at least half and at most
+// twice as long.
+func (d *decodeState) startTerm(n int) {
+	d.used = termNeeds{}
+	d.need = termNeeds{}
+	h := &d.hint
+	if h.size == 0 || n < h.size/2 || n > 2*h.size {
+		return
+	}
+	// In 64 bits, since x*n need not fit an int; a hint beyond a chunk's
+	// size only needs to say "more than a chunk".
+	scale := func(x int) int { return int(min((int64(x)*int64(n)+int64(h.size)-1)/int64(h.size), 1<<20)) }
+	d.need = termNeeds{scale(h.needs.elems), scale(h.needs.hdrs), scale(h.needs.words)}
+}
+
+// endTerm records what the term of n bytes just decoded took: what it
+// took from the chunks it used up (counted when they were replaced) and
+// from the current ones. It must come before the chunks are dropped.
+func (d *decodeState) endTerm(n int) {
+	u := d.used
+	u.elems += d.elemNext
+	u.hdrs += d.hdrNext
+	u.words += d.rawNext
+	d.hint = needsHint{size: n, needs: u}
+}
+
+// chunkSize returns the size of a new chunk for at least n values of one
+// kind: what the hint says the rest of the term takes (need), or failing
+// a hint the guess of one value per guess bytes of the input that
+// remains, plus extra; at most limit, and never more than one value per
+// per bytes remaining plus extra, so that what a chunk the term does not
+// fill wastes stays a small multiple of the input, whatever the hint
+// says. (What the term really takes is bounded by its claims; see
+// claim.)
+func (d *decodeState) chunkSize(n, need, guess, per, extra, limit int) int {
+	rem := len(d.data) - d.off
+	size := need
+	if size <= 0 {
+		size = rem/guess + 1 + extra
+	}
+	return max(n, min(size, limit, rem/per+1+extra))
+}
 
 // fail marks the input bad and moves to its end, so that every later
 // read fails too.
@@ -63,7 +154,7 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 1
-		return int64(data[p])
+		return smallIntBoxes[data[p]]
 	case tagInt:
 		if !d.fits(p, 4) {
 			return d.fail()
@@ -138,23 +229,19 @@ func (d *decodeState) term() any {
 		// {bert, ...} may be a BERT complex type; {bert, nil | true |
 		// false} is decoded without building the tuple.
 		bert := false
-		if n >= 2 && n <= 5 {
-			if e := d.bertAtomEnd(p); e != 0 {
-				if n == 2 {
-					if v, ok := d.bertConst(e); ok {
-						d.pending -= 2
-						return v
-					}
+		if n >= 2 && n <= 5 && len(data)-p > 6 && (data[p+1] == 4 || data[p+2] == 4) && bertAtomEnd(data, p) != 0 {
+			if n == 2 {
+				if v, end, ok := d.bertConst(p); ok {
+					d.pending -= 2
+					d.off = end
+					return v
 				}
-				bert = true
 			}
+			bert = true
 		}
 		d.depth++
-		t := Tuple(d.allocElems(int(n)))
-		for i := range t {
-			d.pending--
-			t[i] = d.term()
-		}
+		t := Tuple(d.elems(int(n)))
+		d.fill(t)
 		d.depth--
 		if d.bad {
 			return nil
@@ -177,6 +264,9 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 2 + n
+		if n == 0 {
+			return emptyByteList
+		}
 		return d.boxByteList(d.bytes(p+2, n))
 	case tagList:
 		return d.list()
@@ -189,6 +279,9 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 4 + int(n)
+		if n == 0 {
+			return emptyBinary
+		}
 		return d.boxBinary(d.bytes(p+4, int(n)))
 	case tagBitBinary:
 		if !d.fits(p, 5) {
@@ -203,19 +296,22 @@ func (d *decodeState) term() any {
 		b := make([]byte, n)
 		copy(b, data[p+5:])
 		if bits == 8 {
-			return b
+			return d.boxBinary(b)
 		}
 		b[n-1] &^= byte(0xff) >> bits
 		return BitBinary{Data: b, Bits: bits}
 	case tagSmallBig, tagLargeBig:
-		i, b, ok := d.bigIntParts()
-		if !ok {
+		i, fits, end := bigAt(data, off)
+		if end < 0 {
 			return d.fail()
 		}
-		if b != nil {
-			return b
+		if fits {
+			d.off = end
+			return d.boxInt(i)
 		}
-		return d.boxInt(i)
+		b := bigFrom(data, off)
+		d.off = end
+		return b
 	case tagMap:
 		if !d.fits(p, 4) {
 			return d.fail()
@@ -225,11 +321,14 @@ func (d *decodeState) term() any {
 			return d.fail()
 		}
 		d.off = p + 4
-		if n > 0 && d.depth >= d.maxDepth {
+		if n == 0 {
+			return emptyMap
+		}
+		if d.depth >= d.maxDepth {
 			return d.fail()
 		}
 		d.depth++
-		m := make(Map, n)
+		m := d.mapPairs(int(n))
 		for i := range m {
 			d.pending -= 2
 			m[i].Key = d.term()
@@ -239,15 +338,165 @@ func (d *decodeState) term() any {
 		if d.bad {
 			return nil
 		}
-		return m
+		return d.boxMap(m)
 	}
 	return d.fail()
 }
 
+// fill decodes len(elems) terms from d.off into elems, for a container
+// that has claimed them. Small integers, which lists of numbers are made
+// of, are decoded here without a call.
+func (d *decodeState) fill(elems []any) {
+	data := d.data
+	off := d.off
+	for i := range elems {
+		d.pending--
+		if off < len(data) {
+			switch data[off] {
+			case tagSmallInt:
+				if len(data)-off >= 2 {
+					elems[i] = smallIntBoxes[data[off+1]]
+					off += 2
+					continue
+				}
+			case tagInt:
+				if len(data)-off >= 5 {
+					elems[i] = d.boxInt(int64(int32(binary.BigEndian.Uint32(data[off+1:]))))
+					off += 5
+					continue
+				}
+			case tagSmallAtomUTF8, tagSmallAtom:
+				// The keys of proplists and the tags of tuples.
+				if len(data)-off >= 2 {
+					if n := int(data[off+1]); n <= len(data)-off-2 {
+						elems[i] = d.atomOf(data[off+2:off+2+n], data[off] == tagSmallAtom)
+						off += 2 + n
+						if d.bad {
+							off = len(data)
+						}
+						continue
+					}
+				}
+			}
+		}
+		d.off = off
+		elems[i] = d.term()
+		off = d.off
+	}
+	d.off = off
+}
+
+// list decodes LIST_EXT at d.off, folding list-valued tails into the
+// elements so that [a | "bc"] decodes as the proper list [a, 98, 99].
+func (d *decodeState) list() any {
+	data := d.data
+	p := d.off + 1
+	if !d.fits(p, 4) {
+		return d.fail()
+	}
+	n := uint64(binary.BigEndian.Uint32(data[p:]))
+	p += 4
+	// n elements and the tail.
+	if !d.claim(p, n+1) || d.depth >= d.maxDepth {
+		return d.fail()
+	}
+	d.off = p
+	d.depth++
+	var elems []any
+	if n > 0 {
+		elems = d.elems(int(n))
+		d.fill(elems)
+	}
+	for {
+		if d.bad || d.off >= len(data) {
+			return d.fail()
+		}
+		d.pending-- // the tail
+		switch data[d.off] {
+		case tagNil:
+			d.off++
+		case tagString:
+			p := d.off + 1
+			if !d.fits(p, 2) {
+				return d.fail()
+			}
+			n := int(binary.BigEndian.Uint16(data[p:]))
+			if !d.fits(p+2, uint64(n)) {
+				return d.fail()
+			}
+			// The carved elements have their capacity cut to their
+			// length, so growing them reallocates.
+			for _, c := range data[p+2 : p+2+n] {
+				elems = append(elems, smallIntBoxes[c])
+			}
+			d.off = p + 2 + n
+		case tagList:
+			p := d.off + 1
+			if !d.fits(p, 4) {
+				return d.fail()
+			}
+			n := uint64(binary.BigEndian.Uint32(data[p:]))
+			if !d.claim(p+4, n+1) {
+				return d.fail()
+			}
+			d.off = p + 4
+			start := len(elems)
+			elems = append(elems, make([]any, n)...)
+			d.fill(elems[start:])
+			continue
+		default:
+			// The tail is at the list's own depth, as the scanner sees
+			// it.
+			d.depth--
+			tail := d.term()
+			if d.bad {
+				return nil
+			}
+			if len(elems) == 0 {
+				return tail
+			}
+			return ImproperList{Elems: elems, Tail: tail}
+		}
+		d.depth--
+		if len(elems) == 0 {
+			return emptyList
+		}
+		return d.boxList(elems)
+	}
+}
+
+// elems returns a zeroed slice of n elements for a tuple, list or map.
+func (d *decodeState) elems(n int) []any {
+	if i := d.elemNext; n <= len(d.elemArena)-i {
+		d.elemNext = i + n
+		return d.elemArena[i : i+n : i+n]
+	}
+	if n > maxSharedElems {
+		return make([]any, n)
+	}
+	d.newElemChunk(n)
+	d.elemNext = n
+	return d.elemArena[:n:n]
+}
+
+// newElemChunk allocates a chunk of at least n elements (see chunkSize:
+// without a hint, an element per 6 bytes of input is typical; with one,
+// the chunk holds at most an element per 4 bytes, so that a term the
+// hint does not fit wastes little).
+func (d *decodeState) newElemChunk(n int) {
+	n = d.chunkSize(n, d.need.elems, 6, 4, 0, maxElemChunk)
+	d.need.elems -= n
+	d.used.elems += d.elemNext
+	// Chunks are allocated with append, which rounds their capacity up
+	// to what the allocation really holds (its size class), so that no
+	// memory goes unused.
+	d.elemArena = fullCap(append([]any(nil), make([]any, n)...))
+	d.elemNext = 0
+}
+
 // bertAtomEnd returns the offset just past the term at p if it is the
 // atom bert, else 0.
-func (d *decodeState) bertAtomEnd(p int) int {
-	data := d.data
+func bertAtomEnd(data []byte, p int) int {
 	if p < 0 || p >= len(data) {
 		return 0
 	}
@@ -264,29 +513,47 @@ func (d *decodeState) bertAtomEnd(p int) int {
 	return 0
 }
 
-// bertConst decodes the 2-tuple at d.off, whose first element (the atom
-// bert) ends at e, if it is {bert, nil}, {bert, true} or {bert, false},
-// and moves past it; otherwise it leaves d.off alone.
-func (d *decodeState) bertConst(e int) (any, bool) {
-	save := d.off
-	d.off = e
-	if !d.isAtom() {
-		d.off = save
-		return nil, false
+// bertConst reports whether the elements of a 2-tuple, from p on, are
+// the atom bert and one of nil, true and false, and if so returns the
+// value {bert, nil}, {bert, true} or {bert, false} stands for and the
+// offset just past the tuple. It checks bounds, so it runs on unchecked
+// input too.
+func (d *decodeState) bertConst(p int) (v any, end int, ok bool) {
+	data := d.data
+	e := bertAtomEnd(data, p)
+	if e == 0 || e >= len(data) {
+		return nil, 0, false
 	}
-	b, _, ok := d.atomBytes()
-	if ok {
-		switch string(b) {
-		case "nil":
-			return nil, true
-		case "true":
-			return true, true
-		case "false":
-			return false, true
+	var b []byte
+	switch data[e] {
+	case tagSmallAtomUTF8, tagSmallAtom:
+		if len(data)-e < 2 || int(data[e+1]) > len(data)-e-2 {
+			return nil, 0, false
 		}
+		end = e + 2 + int(data[e+1])
+		b = data[e+2 : end]
+	case tagAtomUTF8, tagAtom:
+		if len(data)-e < 3 {
+			return nil, 0, false
+		}
+		n := int(binary.BigEndian.Uint16(data[e+1:]))
+		if n > len(data)-e-3 {
+			return nil, 0, false
+		}
+		end = e + 3 + n
+		b = data[e+3 : end]
+	default:
+		return nil, 0, false
 	}
-	d.off = save
-	return nil, false
+	switch string(b) {
+	case "nil":
+		return nil, end, true
+	case "true":
+		return true, end, true
+	case "false":
+		return false, end, true
+	}
+	return nil, 0, false
 }
 
 // bytes returns n bytes at p: a copy, or a sub-slice of the input when
@@ -303,42 +570,12 @@ func (d *decodeState) bytes(p, n int) []byte {
 		// about to overwrite.
 		return append([]byte(nil), d.data[p:p+n]...)
 	}
-	// Each binary is at least as long in the input, so the raw chunk
-	// never exceeds the input that remains (see rawWords).
 	b := d.rawBytes(n)
 	copy(b, d.data[p:])
 	return b
 }
 
-// allocElems returns a zeroed slice of n elements for a tuple or list.
-func (d *decodeState) allocElems(n int) []any {
-	if n > len(d.elemArena) {
-		// A chunk holds what the rest of a small term typically needs
-		// (an element per 6 bytes), at most 256 elements; a container
-		// with more elements gets a chunk of its own. Either way no
-		// more than the remaining input could fill.
-		size := n
-		if n <= 256 {
-			size = max(n, d.slabSize(6))
-		}
-		d.elemArena = fullCap(append([]any(nil), make([]any, size)...))
-	}
-	e := d.elemArena[:n:n]
-	d.elemArena = d.elemArena[n:]
-	return e
-}
-
-// slabSize returns the length of a new slab chunk for values that take
-// typically per bytes of input each: enough for the rest of a small term
-// in one chunk, at most 256, and never more than the remaining input
-// could fill, so that memory stays proportional to the input.
-func (d *decodeState) slabSize(per int) int {
-	return min(256, (len(d.data)-d.off)/per+1)
-}
-
-// fullCap returns s extended to its capacity. Chunks are allocated with
-// append, which rounds their capacity up to what the allocation really
-// holds (its size class), so that no memory goes unused.
+// fullCap returns s extended to its capacity.
 func fullCap[T any](s []T) []T { return s[:cap(s)] }
 
 // atomOf returns atom text b (Latin-1 if latin1, else UTF-8) as a boxed
@@ -427,139 +664,100 @@ func atomString(b []byte, latin1 bool) string {
 }
 
 func latin1ToUTF8(b []byte) string {
-	r := make([]byte, 0, 2*len(b))
+	return string(appendLatin1(make([]byte, 0, 2*len(b)), b))
+}
+
+// appendLatin1 appends Latin-1 text b to dst as UTF-8.
+func appendLatin1(dst, b []byte) []byte {
 	for _, c := range b {
-		r = utf8.AppendRune(r, rune(c))
+		dst = utf8.AppendRune(dst, rune(c))
 	}
-	return string(r)
+	return dst
 }
 
-// list decodes LIST_EXT at d.off, folding list-valued tails into the
-// elements so that [a | "bc"] decodes as the proper list [a, 98, 99].
-func (d *decodeState) list() any {
-	data := d.data
-	p := d.off + 1
-	if !d.fits(p, 4) {
-		return d.fail()
-	}
-	n := uint64(binary.BigEndian.Uint32(data[p:]))
-	p += 4
-	// n elements and the tail.
-	if !d.claim(p, n+1) || d.depth >= d.maxDepth {
-		return d.fail()
-	}
-	d.off = p
-	d.depth++
-	elems := List(d.allocElems(int(n)))
-	for i := range elems {
-		d.pending--
-		elems[i] = d.term()
-	}
-	for {
-		if d.bad || d.off >= len(data) {
-			return d.fail()
-		}
-		d.pending-- // the tail
-		switch data[d.off] {
-		case tagNil:
-			d.off++
-			d.depth--
-			return d.boxList(elems)
-		case tagString:
-			p := d.off + 1
-			if !d.fits(p, 2) {
-				return d.fail()
-			}
-			n := int(binary.BigEndian.Uint16(data[p:]))
-			if !d.fits(p+2, uint64(n)) {
-				return d.fail()
-			}
-			for _, c := range data[p+2 : p+2+n] {
-				elems = append(elems, int64(c))
-			}
-			d.off = p + 2 + n
-			d.depth--
-			return d.boxList(elems)
-		case tagList:
-			p := d.off + 1
-			if !d.fits(p, 4) {
-				return d.fail()
-			}
-			n := uint64(binary.BigEndian.Uint32(data[p:]))
-			if !d.claim(p+4, n+1) {
-				return d.fail()
-			}
-			d.off = p + 4
-			for i := uint64(0); i < n; i++ {
-				d.pending--
-				elems = append(elems, d.term())
-			}
-			continue
-		}
-		// The tail is at the list's own depth, as the scanner sees it.
-		d.depth--
-		tail := d.term()
-		if d.bad {
-			return nil
-		}
-		if len(elems) == 0 {
-			return tail
-		}
-		return ImproperList{Elems: []any(elems), Tail: tail}
-	}
-}
-
-// bigIntParts decodes SMALL_BIG_EXT or LARGE_BIG_EXT at d.off: an int64
-// when the value fits, whatever the encoding's length, else a *big.Int.
-// ok is false if the input is malformed.
-func (d *decodeState) bigIntParts() (i int64, b *big.Int, ok bool) {
-	data := d.data
-	p := d.off + 1
+// bigAt reads the SMALL_BIG_EXT or LARGE_BIG_EXT at off: its value if it
+// fits an int64 (fits), and the offset just past it, or -1 if it runs
+// past data or its sign byte is not 0 or 1. It ignores high-order zero
+// digits: BERT-JS pads small numbers.
+func bigAt(data []byte, off int) (i int64, fits bool, end int) {
+	p := off + 1
 	var n uint64
-	if data[d.off] == tagSmallBig {
-		if !d.fits(p, 1) {
-			return 0, nil, false
+	if data[off] == tagSmallBig {
+		if p >= len(data) {
+			return 0, false, -1
 		}
 		n = uint64(data[p])
 		p++
 	} else {
-		if !d.fits(p, 4) {
-			return 0, nil, false
+		if len(data)-p < 4 {
+			return 0, false, -1
 		}
 		n = uint64(binary.BigEndian.Uint32(data[p:]))
 		p += 4
 	}
-	if !d.fits(p, n+1) || data[p] > 1 {
-		return 0, nil, false
+	// A sign byte and n digits.
+	if n >= uint64(len(data)-p) || data[p] > 1 {
+		return 0, false, -1
 	}
 	neg := data[p] == 1
 	digits := data[p+1 : p+1+int(n)]
-	d.off = p + 1 + int(n)
-	// Ignore high-order zero digits: BERT-JS pads small numbers.
+	end = p + 1 + int(n)
 	for len(digits) > 0 && digits[len(digits)-1] == 0 {
 		digits = digits[:len(digits)-1]
 	}
-	if len(digits) <= 8 {
-		var u uint64
-		for i := len(digits) - 1; i >= 0; i-- {
-			u = u<<8 | uint64(digits[i])
-		}
-		if !neg && u <= math.MaxInt64 {
-			return int64(u), nil, true
-		}
-		if neg && u <= 1<<63 {
-			return int64(-u), nil, true
-		}
+	if len(digits) > 8 {
+		return 0, false, end
 	}
+	var u uint64
+	for i := len(digits) - 1; i >= 0; i-- {
+		u = u<<8 | uint64(digits[i])
+	}
+	switch {
+	case !neg && u <= math.MaxInt64:
+		i = int64(u)
+	case neg && u <= 1<<63:
+		i = int64(-u)
+	default:
+		return 0, false, end
+	}
+	return i, true, end
+}
+
+// bigFrom returns the SMALL_BIG_EXT or LARGE_BIG_EXT at off, which bigAt
+// has accepted, as a *big.Int.
+func bigFrom(data []byte, off int) *big.Int {
+	p := off + 1
+	var n int
+	if data[off] == tagSmallBig {
+		n = int(data[p])
+		p++
+	} else {
+		n = int(binary.BigEndian.Uint32(data[p:]))
+		p += 4
+	}
+	neg := data[p] == 1
+	digits := data[p+1 : p+1+n]
 	be := make([]byte, len(digits))
 	for i, c := range digits {
 		be[len(be)-1-i] = c
 	}
-	b = new(big.Int).SetBytes(be)
+	b := new(big.Int).SetBytes(be)
 	if neg {
 		b.Neg(b)
 	}
-	return 0, b, true
+	return b
+}
+
+// bigIntParts decodes SMALL_BIG_EXT or LARGE_BIG_EXT at d.off, which
+// must be well formed: an int64 when the value fits, whatever the
+// encoding's length, else a *big.Int.
+func (d *decodeState) bigIntParts() (i int64, b *big.Int) {
+	i, fits, end := bigAt(d.data, d.off)
+	if !fits {
+		b = bigFrom(d.data, d.off)
+	}
+	d.off = end
+	return i, b
 }
 
 // complexTerm converts a decoded {bert, ...} tuple to its Go form when it
@@ -595,11 +793,13 @@ func complexTerm(t Tuple) (any, bool) {
 		mega, ok1 := t[2].(int64)
 		sec, ok2 := t[3].(int64)
 		micro, ok3 := t[4].(int64)
-		if !ok1 || !ok2 || !ok3 || sec < 0 || sec >= 1e6 || micro < 0 || micro >= 1e6 ||
-			mega > math.MaxInt64/1000000-1 || mega < math.MinInt64/1000000+1 {
+		if !ok1 || !ok2 || !ok3 {
 			return nil, false
 		}
-		return time.Unix(mega*1e6+sec, micro*1e3).UTC(), true
+		if tm, ok := bertTime(mega, sec, micro); ok {
+			return tm, true
+		}
+		return nil, false
 	case len(t) == 4 && kind == "regex":
 		src, ok1 := t[2].([]byte)
 		opts, ok2 := t[3].(List)
@@ -609,4 +809,14 @@ func complexTerm(t Tuple) (any, bool) {
 		return Regex{Source: src, Options: opts}, true
 	}
 	return nil, false
+}
+
+// bertTime returns the time {bert, time, Mega, Sec, Micro} stands for, if
+// its parts are in range.
+func bertTime(mega, sec, micro int64) (time.Time, bool) {
+	if sec < 0 || sec >= 1e6 || micro < 0 || micro >= 1e6 ||
+		mega > math.MaxInt64/1000000-1 || mega < math.MinInt64/1000000+1 {
+		return time.Time{}, false
+	}
+	return time.Unix(mega*1e6+sec, micro*1e3).UTC(), true
 }

@@ -277,8 +277,7 @@ func (d *decodeState) integer() (int64, *big.Int) {
 		d.off = p + 4
 		return int64(int32(binary.BigEndian.Uint32(data[p:]))), nil
 	}
-	i, b, _ := d.bigIntParts()
-	return i, b
+	return d.bigIntParts()
 }
 
 func (d *decodeState) isInteger() bool {
@@ -454,17 +453,49 @@ func bigIntDecoder(d *decodeState, v reflect.Value) {
 func timeDecoder(d *decodeState, v reflect.Value) {
 	d.peel()
 	if k, n := d.bertForm(); k == "time" && n == 5 {
-		save := d.off
-		if t, ok := d.term().(time.Time); ok {
-			v.Set(reflect.ValueOf(t))
+		if t, ok := d.bertTimeAt(); ok {
+			if v.CanAddr() {
+				// Without boxing t in an interface, which allocates.
+				*v.Addr().Interface().(*time.Time) = t
+			} else {
+				v.Set(reflect.ValueOf(t))
+			}
 			return
 		}
-		d.off = save
 	} else if k == "nil" && n == 2 {
 		d.skip()
 		return
 	}
 	d.typeError(v.Type())
+}
+
+// bertTimeAt decodes the {bert, time, Mega, Sec, Micro} tuple at d.off
+// and moves past it, if its parts are integers in range; else it leaves
+// d.off alone.
+func (d *decodeState) bertTimeAt() (time.Time, bool) {
+	save := d.off
+	_, hdr := d.tupleHeader()
+	d.off += hdr
+	d.skip() // bert
+	d.skip() // time
+	var parts [3]int64
+	for i := range parts {
+		if !d.isInteger() {
+			d.off = save
+			return time.Time{}, false
+		}
+		x, b := d.integer()
+		if b != nil {
+			d.off = save
+			return time.Time{}, false
+		}
+		parts[i] = x
+	}
+	t, ok := bertTime(parts[0], parts[1], parts[2])
+	if !ok {
+		d.off = save
+	}
+	return t, ok
 }
 
 // termTypeDecoder decodes into a term-model type by way of the term tree,
@@ -513,7 +544,7 @@ func termTypeDecoder(t reflect.Type) decoderFunc {
 
 // text returns the bytes of a term that reads as text: a binary, byte
 // list, atom, [] or list of integers 0..255. The result may alias the
-// input or a scratch buffer; callers copy it.
+// input or d.scratch, which the next call overwrites; callers copy it.
 func (d *decodeState) text() ([]byte, bool) {
 	d.peel()
 	data := d.data
@@ -533,25 +564,68 @@ func (d *decodeState) text() ([]byte, bool) {
 		return data[p+2 : p+2+n], true
 	case tagAtom, tagSmallAtom, tagAtomUTF8, tagSmallAtomUTF8:
 		b, latin1, _ := d.atomBytes()
-		if latin1 {
-			for _, c := range b {
-				if c >= 0x80 {
-					return []byte(latin1ToUTF8(b)), true
-				}
-			}
+		if latin1 && !isASCII(b) {
+			d.scratch = appendLatin1(d.scratch[:0], b)
+			return d.scratch, true
 		}
 		return b, true
 	case tagNil:
 		d.off = p
 		return nil, true
 	case tagList:
-		save := d.off
-		if s, ok := AsString(d.term()); ok {
-			return []byte(s), true
+		if b, ok := d.listBytes(d.scratch[:0]); ok {
+			d.scratch = b
+			return b, true
 		}
-		d.off = save
 	}
 	return nil, false
+}
+
+// listBytes appends to dst the elements of the LIST_EXT at d.off, with
+// the tails that continue it, and moves past it, if it is a proper list
+// of integers 0..255 (what AsString takes for text); else it leaves
+// d.off alone. A LIST_EXT of no elements whose tail is not a list has
+// been peeled off before (see peel): it stands for its tail.
+func (d *decodeState) listBytes(dst []byte) ([]byte, bool) {
+	data := d.data
+	off := d.off
+	for {
+		n := int(binary.BigEndian.Uint32(data[off+1:]))
+		off += 5
+		for ; n > 0; n-- {
+			switch data[off] {
+			case tagSmallInt:
+				dst = append(dst, data[off+1])
+				off += 2
+				continue
+			case tagInt:
+				if c := binary.BigEndian.Uint32(data[off+1:]); c <= 255 {
+					dst = append(dst, byte(c))
+					off += 5
+					continue
+				}
+			case tagSmallBig, tagLargeBig:
+				if c, fits, end := bigAt(data, off); fits && uint64(c) <= 255 {
+					dst = append(dst, byte(c))
+					off = end
+					continue
+				}
+			}
+			return dst, false
+		}
+		switch data[off] {
+		case tagList:
+			continue
+		case tagNil:
+			d.off = off + 1
+			return dst, true
+		case tagString:
+			m := int(binary.BigEndian.Uint16(data[off+1:]))
+			d.off = off + 3 + m
+			return append(dst, data[off+3:off+3+m]...), true
+		}
+		return dst, false
+	}
 }
 
 func stringDecoder(d *decodeState, v reflect.Value) {
@@ -591,14 +665,11 @@ func bytesDecoder(d *decodeState, v reflect.Value) {
 		v.SetBytes([]byte{})
 		return
 	case tagList:
-		save := d.off
-		if l, ok := d.term().(List); ok {
-			if b, ok := smallIntBytes(l); ok {
-				v.SetBytes(b)
-				return
-			}
+		if b, ok := d.listBytes(d.scratch[:0]); ok {
+			d.scratch = b
+			v.SetBytes(append(make([]byte, 0, len(b)), b...))
+			return
 		}
-		d.off = save
 	case tagSmallTuple, tagLargeTuple:
 		if d.isBertNil() {
 			d.skip()
@@ -622,19 +693,6 @@ func (d *decodeState) wholeBytes() (p, n int, ok bool) {
 	}
 	d.off = p + 5 + n
 	return p + 5, n, true
-}
-
-// smallIntBytes returns l as bytes if every element is an int64 0..255.
-func smallIntBytes(l List) ([]byte, bool) {
-	b := make([]byte, len(l))
-	for i, x := range l {
-		c, ok := x.(int64)
-		if !ok || c < 0 || c > 255 {
-			return nil, false
-		}
-		b[i] = byte(c)
-	}
-	return b, true
 }
 
 // smallIntTerms holds SMALL_INTEGER_EXT encodings of 0..255, so that the
@@ -916,8 +974,11 @@ func (d *decodeState) onAtomTrue(onKey func()) {
 	start := d.off
 	d.skip()
 	end := d.off
-	pair := make([]byte, 0, end-start+len(atomTrueTerm))
-	pair = append(append(pair, d.data[start:end]...), atomTrueTerm...)
+	// The pair is built in d.pair, which no decoder keeps a part of
+	// (zero-copy is off while it is decoded). Decoding true cannot
+	// meet another bare atom, so the buffer is not in use already.
+	pair := append(append(d.pair[:0], d.data[start:end]...), atomTrueTerm...)
+	d.pair = pair
 	data, zc, saved := d.data, d.zeroCopy, d.savedError
 	d.data, d.off, d.zeroCopy = pair, 0, false
 	onKey()

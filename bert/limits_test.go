@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // TestDecodeMemoryBound decodes hostile shapes that pack the most values
@@ -68,6 +69,58 @@ func TestDecodeMemoryBoundBadInput(t *testing.T) {
 		}
 		if ratio := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(in)); ratio > 40 {
 			t.Errorf("%d bytes allocated per input byte for a bad input", int(ratio))
+		}
+	}
+}
+
+// TestDecodeMemoryBoundAfterHint decodes, after a term that fills every
+// chunk, terms of the same length that need little, to check that the
+// chunks sized from what the first one took (see startTerm) stay within
+// a small multiple of the input when the hint does not fit. The chunks
+// are measured directly: MemStats counts small allocations by the span,
+// too coarsely for inputs this small.
+func TestDecodeMemoryBoundAfterHint(t *testing.T) {
+	const n = 40 // {a, 1000, <<"b">>} tuples: 17 bytes, 3 elements, 2 headers, 2 words each
+	var dense []byte
+	for i := 0; i < n; i++ {
+		dense = append(dense, raw(tup(3), atomE("a"), tagInt, u32(1000), bin("b"))...)
+	}
+	hint := term(list(n), dense, tagNil)
+	body := len(hint) - 1
+	sparse := map[string][]byte{
+		"one binary":       term(tagBinary, u32(body-5), bytes.Repeat([]byte{'x'}, body-5)),
+		"a tuple of one":   term(tup(1), tagBinary, u32(body-7), bytes.Repeat([]byte{'x'}, body-7)),
+		"nested, then one": term(list(1), list(1), tagBinary, u32(body-17), bytes.Repeat([]byte{'x'}, body-17), tagNil, tagNil),
+		"ints, then one":   term(tup(3), tagInt, u32(1000), tagInt, u32(1001), tagBinary, u32(body-17), bytes.Repeat([]byte{'x'}, body-17)),
+	}
+	// decode runs the steps of Unmarshal's fast path on d and returns
+	// the bytes of the chunks it ends with (for the sparse inputs, all
+	// it allocated: at most one of each kind).
+	decode := func(d *decodeState, data []byte) int {
+		d.init(data, false)
+		d.startTerm(len(data))
+		d.term()
+		if d.bad || d.off != len(data) {
+			t.Fatalf("%x: does not decode", data)
+		}
+		d.endTerm(len(data))
+		size := cap(d.elemArena)*int(unsafe.Sizeof(any(nil))) + cap(d.hdrSlab)*int(unsafe.Sizeof([]any(nil))) + cap(d.raw)*8
+		d.dropArenas()
+		return size
+	}
+	for name, in := range sparse {
+		if len(in) != len(hint) {
+			t.Fatalf("%s: %d bytes, the hint %d", name, len(in), len(hint))
+		}
+		d := new(decodeState)
+		decode(d, hint)
+		if h := d.hint.needs; h.elems < 4*n {
+			t.Fatalf("the dense term's hint is %+v", h)
+		}
+		ratio := float64(decode(d, in)) / float64(len(in))
+		t.Logf("%s: %d bytes in, %.1f bytes of chunks per input byte", name, len(in), ratio)
+		if ratio > 10 {
+			t.Errorf("%s: %.1f bytes of chunks per input byte after a dense term of its length, want at most 10", name, ratio)
 		}
 	}
 }

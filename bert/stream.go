@@ -326,7 +326,9 @@ func decodeChecked(data []byte, v any, zeroCopy bool) error {
 	if p, ok := v.(*any); ok && p != nil {
 		d := decodeStatePool.Get().(*decodeState)
 		d.init(data, zeroCopy)
+		d.startTerm(len(data))
 		*p = d.term()
+		d.endTerm(len(data))
 		d.release()
 		return nil
 	}

@@ -237,10 +237,13 @@ func describeAddr(p netip.Prefix) string {
 	return p.String()
 }
 
-// refusal is an admission's answer: an HTTP status and its reason.
+// refusal is an admission's answer: an HTTP status and its reason, and
+// the name of the limit passed (for the metrics; empty for a Host not
+// served).
 type refusal struct {
 	status int
 	reason string
+	limit  string
 }
 
 func (e *refusal) Error() string { return e.reason }
@@ -251,17 +254,20 @@ type counter struct {
 	max, maxPer int    // resolved limits
 	n           int
 	by          map[netip.Prefix]int
+
+	// maxName and maxPerName name the limits in the metrics.
+	maxName, maxPerName string
 }
 
 // acquire counts one more for key, or refuses it.
 func (c *counter) acquire(key netip.Prefix) *refusal {
 	if c.max > 0 && c.n >= c.max {
 		return &refusal{http.StatusServiceUnavailable,
-			fmt.Sprintf("server busy: it holds its limit of %d %s; try again later", c.max, c.what)}
+			fmt.Sprintf("server busy: it holds its limit of %d %s; try again later", c.max, c.what), c.maxName}
 	}
 	if c.maxPer > 0 && c.by[key] >= c.maxPer {
 		return &refusal{http.StatusTooManyRequests,
-			fmt.Sprintf("too many %s: %s holds its limit of %d", c.what, describeAddr(key), c.maxPer)}
+			fmt.Sprintf("too many %s: %s holds its limit of %d", c.what, describeAddr(key), c.maxPer), c.maxPerName}
 	}
 	c.n++
 	c.by[key]++
@@ -285,8 +291,10 @@ type admission struct {
 
 func newAdmission(cfg *Config) *admission {
 	return &admission{
-		conns: counter{what: "connections", max: cfg.MaxConns, maxPer: cfg.MaxConnsPerAddr, by: make(map[netip.Prefix]int)},
-		polls: counter{what: "polling sessions", max: cfg.MaxPollSessions, maxPer: cfg.MaxConnsPerAddr, by: make(map[netip.Prefix]int)},
+		conns: counter{what: "connections", max: cfg.MaxConns, maxPer: cfg.MaxConnsPerAddr,
+			maxName: "max_conns", maxPerName: "max_conns_per_addr", by: make(map[netip.Prefix]int)},
+		polls: counter{what: "polling sessions", max: cfg.MaxPollSessions, maxPer: cfg.MaxConnsPerAddr,
+			maxName: "max_poll_sessions", maxPerName: "max_conns_per_addr", by: make(map[netip.Prefix]int)},
 	}
 }
 
@@ -326,6 +334,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	var rf *refusal
 	if errors.As(err, &rf) {
 		status = rf.status
+		s.cfg.metrics.ConnRefused(refusalReason(rf))
 	}
 	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -57,14 +58,19 @@ func (s *Server) identify(r *http.Request) (identity, error) {
 	}
 	c, expires, err := s.cfg.Authenticator.Authenticate(r)
 	if err == nil && !expires.IsZero() && !time.Now().Before(expires) {
-		err = fmt.Errorf("the credentials expired at %s", expires.UTC().Format(time.RFC3339))
+		err = fmt.Errorf("%w at %s", errCredentialsExpired, expires.UTC().Format(time.RFC3339))
 	}
 	if err != nil {
+		s.cfg.metrics.AuthFailed(authFailure(err))
 		s.log.Debug("gateway: authentication failed", "remote", r.RemoteAddr, "err", err)
 		return identity{}, &models.Error{Code: models.CodeUnauthorized, Message: err.Error(), Err: err}
 	}
 	return identity{caller: c, expires: expires}, nil
 }
+
+// errCredentialsExpired refuses credentials an [Authenticator] accepted
+// but whose expiry has passed.
+var errCredentialsExpired = errors.New("the credentials expired")
 
 // identityKey keys the caller's identity in a request's context, where
 // [Server.serveBullet] puts it for the transports.

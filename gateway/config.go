@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/bertsync/bertsync/internal/limits"
+	"github.com/bertsync/bertsync/internal/metrics"
 	"github.com/bertsync/bertsync/internal/outqueue"
 )
 
@@ -44,7 +46,8 @@ type Config struct {
 	// Path is where the Bullet endpoint is mounted, for all its
 	// transports. Empty means DefaultPath ("/bullet"). It must start
 	// with "/" and must not be "/" or one of the paths of the REST,
-	// files or static handlers (/api/, /files/).
+	// files or static handlers (/api/, /files/) or the health checks
+	// (/healthz, /readyz).
 	Path string
 
 	// AllowedHosts lists the names this server answers to, on every
@@ -187,8 +190,18 @@ type Config struct {
 	// Logger receives the gateway's logs. Nil means slog.Default().
 	Logger *slog.Logger
 
+	// ReadyCheck, if set, is asked by GET /readyz whether the server can
+	// serve (its store is reachable, say): an error answers 503. The
+	// ctx it gets ends after a few seconds. [ListenAndServe] checks its
+	// store with it. A server shutting down is never ready, whatever it
+	// says.
+	ReadyCheck func(ctx context.Context) error
+
 	// now is the rate limiter's clock, for tests; nil means time.Now.
 	now func() time.Time
+	// metrics counts the connections, refusals and authentication
+	// failures; [ListenAndServe] sets it with ServeConfig.MetricsAddr.
+	metrics *metrics.Metrics
 }
 
 // Validate reports settings of c that cannot work, the error [New]
@@ -217,8 +230,8 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if strings.Contains(c.Path, "//") || c.Path == "/api" || strings.HasPrefix(c.Path, "/api/") ||
-		c.Path == "/files" || strings.HasPrefix(c.Path, "/files/") {
-		return c, fmt.Errorf("gateway: path %q collides with /api/ or /files/ or has an empty segment", c.Path)
+		c.Path == "/files" || strings.HasPrefix(c.Path, "/files/") || c.Path == healthzPath || c.Path == readyzPath {
+		return c, fmt.Errorf("gateway: path %q collides with /api/, /files/, %s or %s, or has an empty segment", c.Path, healthzPath, readyzPath)
 	}
 	c.MaxQueue = limits.Resolve(c.MaxQueue, DefaultMaxQueue)
 	c.MaxQueueSize = limits.Resolve(c.MaxQueueSize, DefaultMaxQueueSize)

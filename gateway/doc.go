@@ -19,7 +19,9 @@
 //
 // Browser requests (those with an Origin header) must come from the
 // server's own origin or one of [Config.AllowedOrigins]; others get 403
-// with the reason. Once shutdown has begun, requests get 503.
+// with the reason. Once shutdown has begun, requests get 503, but for the
+// polls and streams of sessions that still have messages for their
+// clients.
 //
 // # Admission
 //
@@ -166,7 +168,7 @@
 // # Concurrency
 //
 // [Server] methods are safe for concurrent use. [Server.Shutdown] refuses
-// new requests, answers held polls and ends streams at once, then waits for
-// the connections to end, which they do as [actors.System.Shutdown]
-// drains their sessions: call both.
+// new sessions and messages, then waits for the connections to end, which
+// they do as [actors.System.Shutdown] drains their sessions (call both)
+// and as polling clients fetch what their sessions kept for them.
 package gateway

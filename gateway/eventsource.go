@@ -50,6 +50,9 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 			"a pending message holds a CR byte, which EventSource cannot carry: use long-polling (or ?"+base64Param+"=1 for base64 events)")
 		return
 	}
+	s.cfg.metrics.ConnOpened(transportEventSource)
+	end := endClientGone
+	defer func() { s.connEnded(transportEventSource, p, end) }()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -79,6 +82,7 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 	}
 	// A comment first, so that the client sees the stream open now.
 	if !write([]byte(":\n\n")) {
+		end = endWriteFailed
 		return
 	}
 	// Another request of the session may be waiting too: whatever this
@@ -102,6 +106,7 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 				// Most likely nothing arrived: keep the batch for the
 				// next poll or stream rather than lose it.
 				p.queue.PutFront(batch)
+				end = endWriteFailed
 				return
 			}
 			clear(batch)
@@ -111,19 +116,27 @@ func (s *Server) serveEventSource(w http.ResponseWriter, r *http.Request) {
 		}
 		if blocked {
 			s.log.Debug("gateway: message with a CR byte ends a stock EventSource stream", "remote", r.RemoteAddr)
+			end = endStockCR
 			return
 		}
+		if p.isClosed() {
+			// Ended, and what it left has been sent.
+			end = endSession
+			p.releaseIfDrained()
+			return
+		}
+		// The shutdown does not end the stream: the session answers its
+		// last requests first, and the stream sends what comes meanwhile.
 		select {
 		case <-p.queue.Ready():
 		case <-tick.C:
 			p.sess.Touch()
 			if s.cfg.PingInterval > 0 && !write([]byte(":\n\n")) {
+				end = endWriteFailed
 				return
 			}
 		case <-p.ended:
-			return
-		case <-s.quit:
-			return
+			// Send what it left, then end.
 		case <-r.Context().Done():
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,11 +27,14 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	upgrader websocket.Upgrader
+	writers  *wsWriters
 
 	mu       sync.Mutex
 	shutting bool
-	// quit is closed when Shutdown or Close begins: held long-polls
-	// answer and EventSource streams end.
+	// forced is set by Close: polling sessions no longer keep their
+	// messages for their clients' last polls.
+	forced atomic.Bool
+	// quit is closed when Shutdown or Close begins.
 	quit  chan struct{}
 	conns map[*wsConn]struct{}
 	polls map[string]*pollSession // by cookie + "/" + channel
@@ -82,15 +86,7 @@ func New(sys *actors.System, cfg Config) (*Server, error) {
 	if s.maxMessage <= 0 {
 		s.maxMessage = noMessageLimit
 	}
-	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
-		WriteBufferSize: 4096,
-		// A pool lets idle connections hold no write buffer.
-		WriteBufferPool: &sync.Pool{},
-		// The origin is checked before the upgrade, for every transport,
-		// so that a rejection carries its reason.
-		CheckOrigin: func(*http.Request) bool { return true },
-	}
+	s.initWebSocket()
 	s.mux.HandleFunc(cfg.Path, s.serveBullet)
 	// /api/ (REST and upload), /files/ and / (the embedded browser files).
 	if err := s.mountHTTP(); err != nil {
@@ -101,23 +97,31 @@ func New(sys *actors.System, cfg Config) (*Server, error) {
 
 // ServeHTTP routes r to the Bullet endpoint or the other handlers. A
 // request whose Host is not one of [Config.AllowedHosts] gets 421
-// Misdirected Request, whatever its route.
+// Misdirected Request, whatever its route but the health checks
+// (health.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveHealth(w, r) {
+		return
+	}
 	if err := s.checkHost(r); err != nil {
-		s.refuse(w, r, &refusal{http.StatusMisdirectedRequest, err.Error()})
+		s.refuse(w, r, &refusal{status: http.StatusMisdirectedRequest, reason: err.Error()})
 		return
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// Shutdown stops the Bullet endpoint gracefully. New requests are refused
-// with 503 at once, held long-polls are answered 204 and EventSource
-// streams end (what they had not sent stays with the session). Then
-// Shutdown waits until every WebSocket connection and polling session
-// has ended. They end when their sessions stop, which [actors.System.Shutdown]
-// makes them do after answering the requests in flight: call it alongside
-// Shutdown, as bertsync serve does. When ctx ends first, Shutdown closes
-// whatever remains ([Server.Close]) and returns ctx's error.
+// Shutdown stops the Bullet endpoint gracefully. New connections,
+// sessions and messages are refused with 503 at once, and /readyz answers
+// 503. Then Shutdown waits until every WebSocket connection and polling
+// session has ended. They end when their sessions stop, which
+// [actors.System.Shutdown] makes them do after answering the requests in
+// flight: call it alongside Shutdown, as bertsync serve does. Meanwhile
+// the held long-polls and EventSource streams of a session get what it
+// sends, and a polling session the shutdown ended keeps what its client
+// has not polled yet, for the client's next polls (for a few seconds,
+// session.go), so that nothing buffered for a polling client is lost.
+// When ctx ends first, Shutdown closes whatever remains ([Server.Close])
+// and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.beginShutdown()
 	done := make(chan struct{})
@@ -139,6 +143,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // WebSocket whose writer is stuck on a full socket is dropped. It does
 // not wait for the handlers to return.
 func (s *Server) Close() error {
+	s.forced.Store(true)
 	s.beginShutdown()
 	s.mu.Lock()
 	sessions := make([]*actors.Session, 0, len(s.conns)+len(s.polls))
@@ -147,12 +152,20 @@ func (s *Server) Close() error {
 		sessions = append(sessions, c.sess)
 		sockets = append(sockets, c.conn)
 	}
+	polls := make([]*pollSession, 0, len(s.polls))
 	for _, p := range s.polls {
 		sessions = append(sessions, p.sess)
+		polls = append(polls, p)
 	}
 	s.mu.Unlock()
 	for _, ss := range sessions {
 		ss.Stop(actors.ServerShutdown)
+	}
+	// Those that ended keeping messages let them go now.
+	for _, p := range polls {
+		if p.isClosed() {
+			p.release()
+		}
 	}
 	// The socket is the reader's and writer's, not the transport's
 	// close: closing it wakes both, and the reader then ends the
@@ -192,12 +205,16 @@ func (s *Server) addConn(c *wsConn) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	s.cfg.metrics.ConnOpened(transportWebSocket)
 }
 
+// removeConn forgets c once its reader has ended, which has set its
+// close reason for good.
 func (s *Server) removeConn(c *wsConn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.cfg.metrics.ConnClosed(transportWebSocket, actors.ReasonLabel(c.reason))
 }
 
 // serveBullet chooses the transport the way Bullet's Cowboy handler does

@@ -50,6 +50,9 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.track(-1)
+	s.cfg.metrics.ConnOpened(transportLongPoll)
+	end := endClientGone
+	defer func() { s.connEnded(transportLongPoll, p, end) }()
 	p.sess.Touch()
 	defer p.sess.Touch()
 	// Another request of the session may be waiting too: whatever this
@@ -61,26 +64,36 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		defer timer.Stop()
 		timeout = timer.C
 	}
+	// The shutdown does not end the poll: the session answers its last
+	// requests first, and what it sends meanwhile, or kept from before,
+	// is this poll's to take.
 	for {
 		if r.Context().Err() != nil {
 			return // the client is gone: take nothing
 		}
 		if it, ok := p.queue.Take(); ok {
+			end = endAnswered
 			if err := s.writeMessage(w, http.StatusOK, it); err != nil {
 				s.log.Debug("gateway: poll response failed, the message stays queued", "remote", r.RemoteAddr, "err", err)
 				p.queue.PutFront([]outqueue.Item{it})
+				end = endWriteFailed
 			}
+			p.releaseIfDrained()
+			return
+		}
+		if p.isClosed() {
+			// Ended, and nothing is left for the client.
+			end = endSession
+			w.WriteHeader(http.StatusNoContent)
+			p.releaseIfDrained()
 			return
 		}
 		select {
 		case <-p.queue.Ready():
 		case <-p.ended:
-			w.WriteHeader(http.StatusNoContent)
-			return
+			// Take what it left, if anything, then answer.
 		case <-timeout:
-			w.WriteHeader(http.StatusNoContent)
-			return
-		case <-s.quit:
+			end = endTimeout
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case <-r.Context().Done():
@@ -151,14 +164,25 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		defer timer.Stop()
 		timeout = timer.C
 	}
-	select {
-	case f := <-reply:
+	answer := func(f actors.Frame) {
 		it := replyItem(f)
 		if err := s.writeMessage(w, http.StatusOK, it); err != nil {
 			s.log.Debug("gateway: POST response failed, the reply is queued for the next poll", "remote", r.RemoteAddr, "err", err)
 			p.queue.PutFront([]outqueue.Item{it})
 		}
+	}
+	select {
+	case f := <-reply:
+		answer(f)
 	case <-p.ended:
+		// A session answers what it received before it ends (the
+		// shutdown's drain): the reply may be here already.
+		select {
+		case f := <-reply:
+			answer(f)
+			return
+		default:
+		}
 		p.abandon(n, reply)
 		httpError(w, http.StatusServiceUnavailable, "session ended: "+p.reason.String())
 	case <-timeout:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/internal/limits"
+	"github.com/bertsync/bertsync/internal/metrics"
 	"github.com/bertsync/bertsync/models"
 )
 
@@ -74,6 +75,9 @@ type ServeConfig struct {
 	// store (see [models.DocumentsConfig]): zero means
 	// models.DefaultMaxTypes, negative no bound.
 	MaxTypes int
+	// History bounds the history of each model type's stream in the
+	// store (DESIGN §5, [models.HistoryConfig]).
+	History models.HistoryConfig
 
 	// Logger receives the server's logs, among them the line
 	// msg=listening addr=HOST:PORT, and is the default of Gateway.Logger
@@ -85,6 +89,27 @@ type ServeConfig struct {
 	// connections. It runs on ListenAndServe's goroutine, which does not
 	// watch ctx until it returns, so it should return promptly.
 	OnListen func(net.Addr)
+
+	// TLSCertFile and TLSKeyFile, both set, make the server speak TLS
+	// (HTTPS and WSS) with the PEM certificate chain and private key in
+	// them, and HTTP/2 on the HTTP transports (EventSource, long-poll,
+	// REST; a WebSocket is always HTTP/1.1). The files are read at start
+	// and again when they change (tls.go), so a renewal needs no
+	// restart. One without the other is an error.
+	TLSCertFile, TLSKeyFile string
+
+	// MetricsAddr, when set, serves the Prometheus metrics at /metrics
+	// on a listener of its own at this address (host:port; port 0 picks
+	// a free one), plain HTTP whatever TLSCertFile says: bind it to an
+	// address only the monitoring reaches. Empty means no metrics: none
+	// are counted either. docs/operations.md lists them.
+	MetricsAddr string
+	// MetricsListener, if not nil, is served instead of a new listener
+	// on MetricsAddr; ListenAndServe closes it when it returns.
+	MetricsListener net.Listener
+	// OnMetricsListen, if not nil, is called with the metrics listener's
+	// address once it accepts connections, before OnListen.
+	OnMetricsListen func(net.Addr)
 
 	// ShutdownTimeout bounds the graceful part of the shutdown, waiting
 	// for the sessions to answer what they received and for the model
@@ -110,13 +135,17 @@ type ServeConfig struct {
 // or cfg.Listener with an [http.Server] that has no read or write
 // timeout, since the Bullet transports set their own deadlines.
 //
-// When ctx ends it shuts down gracefully, in this order: the listener
-// closes and new requests are refused ([Server.Shutdown]); the sessions
-// answer what they received and stop, which ends their connections, and
-// the model actors finish their mailboxes ([actors.System.Shutdown]);
-// then the store is closed. Whatever still runs after
-// cfg.ShutdownTimeout is closed without waiting. The handlers' contexts
-// do not end with ctx, so that the requests in flight are answered.
+// When ctx ends it shuts down gracefully, in this order: new sessions
+// and messages are refused and /readyz answers 503 ([Server.Shutdown]);
+// the sessions answer what they received and stop, which ends their
+// connections (WebSocket close 1001), and the model actors finish their
+// mailboxes ([actors.System.Shutdown]); the polling clients fetch what
+// is buffered for them; then the listener closes, the HTTP requests
+// still running end, and the store is closed. The listener stays open
+// while the sessions drain so that polling clients can come back for
+// their messages. Whatever still runs after cfg.ShutdownTimeout is closed
+// without waiting. The handlers' contexts do not end with ctx, so that
+// the requests in flight are answered.
 //
 // It returns nil after a shutdown that ctx asked for. Otherwise it
 // returns the error that kept the server from starting (at once for a
@@ -128,23 +157,45 @@ type ServeConfig struct {
 // [actors.NewSystem] and [New]; to stop, call [Server.Shutdown] and
 // [actors.System.Shutdown] together, then close the store.
 func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
-	// The listener is ours from here on, whatever happens.
+	// The listeners are ours from here on, whatever happens.
 	closeListener := cfg.Listener != nil
 	defer func() {
 		if closeListener {
 			cfg.Listener.Close()
 		}
 	}()
+	if ml := cfg.MetricsListener; ml != nil {
+		defer ml.Close() // a second Close, after its server's, does nothing
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return err
 	}
 	log := cfg.Logger
 
+	var certs *certReloader
+	if cfg.TLSCertFile != "" {
+		if certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log); err != nil {
+			return err
+		}
+	}
+	// The metrics exist only when served; the model types named in
+	// the configuration get labels of their own.
+	var m *metrics.Metrics
+	if cfg.MetricsAddr != "" || cfg.MetricsListener != nil {
+		m = metrics.New(metrics.Options{Models: metricModels(cfg)})
+	}
+	cfg.Gateway.metrics, cfg.Actors.Metrics = m, m
+
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("gateway: data directory: %w", err)
 	}
-	store, err := models.OpenStore(filepath.Join(cfg.DataDir, storeFile))
+	scfg := models.StoreConfig{History: cfg.History, MaxTypes: cfg.MaxTypes}
+	if m != nil {
+		scfg.ObserveCommit = m.ObserveCommit
+		scfg.ObserveHistory = m.SetHistorySize
+	}
+	store, err := models.OpenStoreWith(filepath.Join(cfg.DataDir, storeFile), scfg)
 	if err != nil {
 		return err
 	}
@@ -155,10 +206,24 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		}
 	}()
 
+	stopMetrics, err := serveMetrics(&cfg, m, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+
 	// The actors outlive ctx: in-flight requests are answered after it
 	// ends, so their handlers' context must not end with it.
 	acfg := cfg.Actors
 	acfg.Registry = cfg.Registry
+	// A recovery's replay goes to the connection's queue at once: leave
+	// room there for the live pushes and replies around it.
+	if acfg.MaxRecoveryEvents == 0 {
+		acfg.MaxRecoveryEvents = halfOf(limits.Resolve(cfg.Gateway.MaxQueue, DefaultMaxQueue))
+	}
+	if acfg.MaxRecoverySize == 0 {
+		acfg.MaxRecoverySize = halfOf(limits.Resolve(cfg.Gateway.MaxQueueSize, DefaultMaxQueueSize))
+	}
 	acfg.Documents = models.NewDocumentsWith(store, models.DocumentsConfig{Models: cfg.Models, MaxTypes: cfg.MaxTypes})
 	sys, err := actors.NewSystem(context.WithoutCancel(ctx), acfg)
 	if err != nil {
@@ -179,11 +244,13 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 			return err
 		}
 	}
+	cfg.Gateway.ReadyCheck = storeReady(store, cfg.Gateway.ReadyCheck)
 	gw, err := New(sys, cfg.Gateway)
 	if err != nil {
 		sys.Shutdown(context.Background())
 		return err
 	}
+	defer m.AddQueues(gw.queued)()
 	// srv.Serve closes ln, and srv.Shutdown waits for that.
 	closeListener = false
 	srv := &http.Server{
@@ -196,9 +263,16 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		srv.ConnState = g.connState
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	if certs != nil {
+		srv.TLSConfig = certs.tlsConfig()
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	build := metrics.ReadBuild()
 	log.Info("listening", "addr", ln.Addr().String(), "path", gw.cfg.Path, "data", cfg.DataDir,
-		"hosts", strings.Join(gw.cfg.AllowedHosts, ","))
+		"hosts", strings.Join(gw.cfg.AllowedHosts, ","), "tls", certs != nil,
+		"version", build.Version, "revision", build.Revision, "go", build.GoVersion)
 	if cfg.OnListen != nil {
 		cfg.OnListen(ln.Addr())
 	}
@@ -216,15 +290,14 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		sctx, cancel = context.WithTimeout(sctx, cfg.ShutdownTimeout)
 	}
 	defer cancel()
-	// The listener closes at once; the gateway refuses new requests and
-	// waits for its connections, which end as the actors drain their
-	// sessions (answering what is in flight).
+	// The gateway refuses new sessions and waits for its connections,
+	// which end as the actors drain their sessions (answering what is in
+	// flight) and polling clients take what is left for them. Only then
+	// does the listener close, so that they can come back for it. The
+	// refusing begins before the draining, so that no request finds its
+	// session drained and starts another.
+	gw.beginShutdown()
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Warn("http shutdown", "err", err)
-		}
-	})
 	wg.Go(func() {
 		if err := gw.Shutdown(sctx); err != nil {
 			log.Warn("gateway shutdown", "err", err)
@@ -234,6 +307,10 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		log.Warn("actors shutdown", "err", err)
 	}
 	wg.Wait()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+		srv.Close()
+	}
 	storeOpen = false
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("gateway: closing the store: %w", err)
@@ -271,6 +348,9 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	if c.Actors.Registry != nil || c.Actors.Documents != nil {
 		errs = append(errs, errors.New("Actors.Registry and Actors.Documents must be nil: set Registry and Models"))
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("TLSCertFile and TLSKeyFile go together: set both or neither"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("gateway: serve: %w", err)
 	}
@@ -306,4 +386,65 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// metricModels are the model types with labels of their own in the
+// metrics: those of the registry, of Models and of the rules.
+func metricModels(c ServeConfig) []string {
+	names := append(c.Registry.Names(), c.Models...)
+	if c.Actors.Rules != nil {
+		names = append(names, c.Actors.Rules.Types()...)
+	}
+	return names
+}
+
+// storeReady is the readiness check of a server on store, with the
+// program's own check, if any, after it.
+func storeReady(store *models.Store, more func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if _, err := store.Types(ctx); err != nil {
+			return fmt.Errorf("store %s: %w", store.Path(), err)
+		}
+		if more != nil {
+			return more(ctx)
+		}
+		return nil
+	}
+}
+
+// serveMetrics serves m at /metrics on cfg's metrics listener, when there
+// is one, until stop is called.
+func serveMetrics(cfg *ServeConfig, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+	ln := cfg.MetricsListener
+	if m == nil {
+		return func() {}, nil
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("gateway: metrics listener: %w", err)
+		}
+	}
+	cfg.MetricsListener = nil // the server below closes it
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: serveReadHeaderTimeout,
+		IdleTimeout:       serveIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	go srv.Serve(ln)
+	log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+	if cfg.OnMetricsListen != nil {
+		cfg.OnMetricsListen(ln.Addr())
+	}
+	return func() { srv.Close() }, nil
+}
+
+// halfOf is half a resolved limit, at least 1; no limit stays none.
+func halfOf(limit int) int {
+	if !limits.Set(limit) {
+		return limit
+	}
+	return max(limit/2, 1)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -28,6 +29,13 @@ import (
 // counting the frames this session delivered; the n-th reply goes into
 // that POST's response. A reply whose POST is gone (the client hung up,
 // the wait timed out) and every push go to the buffer for the next poll.
+//
+// Shutdown: a session the server's shutdown ends keeps what its client
+// has yet to poll (its queue is not dropped) for up to pollDrainGrace,
+// and the polls and streams of such a session, and of one still
+// answering its last requests, are served while the server drains,
+// although it takes no new request; the session is let go once its
+// client has taken everything, or at the grace's end.
 
 // cookieName is the name of the session cookie.
 const cookieName = "bertsync_session"
@@ -47,6 +55,13 @@ var errBadChannel = fmt.Errorf("gateway: the %s parameter must be 1 to %d charac
 
 // errShuttingDown refuses requests once shutdown has begun.
 var errShuttingDown = errors.New("server shutting down")
+
+// pollDrainGrace is how long a polling session the shutdown ended keeps
+// the messages its client has yet to poll. A client polls again as soon
+// as a poll is answered, so this is ample for one that is still there,
+// and short enough that one that left does not hold the shutdown for
+// long (its ShutdownTimeout bounds it anyway).
+const pollDrainGrace = 5 * time.Second
 
 // pollSession is the outbound side of a session of the HTTP transports;
 // it implements [actors.Transport].
@@ -77,6 +92,10 @@ type pollSession struct {
 	// base64 marker are refused from then on, so bullet.js falls back to
 	// long-polling (see eventsource.go).
 	noStockStream bool
+
+	// releaseOnce lets the session go: out of Server.polls, its
+	// admission and its count in Server.active.
+	releaseOnce sync.Once
 }
 
 var _ actors.Transport = (*pollSession)(nil)
@@ -99,9 +118,12 @@ func (p *pollSession) Send(f actors.Frame) error {
 	return queueFrame(p.queue, f, "polling session")
 }
 
-// Close ends the polling session: it forgets the cookie and wakes every
-// request waiting on it.
+// Close ends the polling session and wakes every request waiting on it.
+// Unless the shutdown ended it with messages still queued, it forgets the
+// cookie and drops the queue; those messages are kept for the client's
+// next polls instead, for up to pollDrainGrace.
 func (p *pollSession) Close(reason actors.CloseReason) {
+	forced := p.srv.forced.Load()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -109,28 +131,64 @@ func (p *pollSession) Close(reason actors.CloseReason) {
 	}
 	p.closed = true
 	p.reason = reason
-	p.queue.Close()
+	keep := reason == actors.ServerShutdown && !forced && p.queue.Len() > 0
+	if !keep {
+		p.queue.Close()
+	}
 	close(p.ended)
 	p.mu.Unlock()
-
-	s := p.srv
-	s.mu.Lock()
-	if s.polls[p.id] == p {
-		delete(s.polls, p.id)
-		if s.browsers[p.browser]--; s.browsers[p.browser] <= 0 {
-			delete(s.browsers, p.browser)
-		}
+	if keep {
+		p.srv.log.Debug("gateway: polling session ended by the shutdown keeps its messages for the next poll",
+			"messages", p.queue.Len(), "grace", pollDrainGrace)
+		time.AfterFunc(pollDrainGrace, p.release)
+		return
 	}
-	s.mu.Unlock()
-	s.admit.release(&s.admit.polls, p.addr)
-	s.active.Done()
-	s.log.Debug("gateway: polling session ended", "reason", reason.String())
+	p.release()
+}
+
+// release lets the ended session go: it forgets the cookie, drops the
+// queue and frees the session's place. Only the first call counts.
+func (p *pollSession) release() {
+	p.releaseOnce.Do(func() {
+		p.queue.Close()
+		s := p.srv
+		s.mu.Lock()
+		if s.polls[p.id] == p {
+			delete(s.polls, p.id)
+			if s.browsers[p.browser]--; s.browsers[p.browser] <= 0 {
+				delete(s.browsers, p.browser)
+			}
+		}
+		s.mu.Unlock()
+		s.admit.release(&s.admit.polls, p.addr)
+		s.active.Done()
+		s.log.Debug("gateway: polling session ended", "reason", p.reason.String())
+	})
+}
+
+// releaseIfDrained lets an ended session go once its client has taken
+// everything it kept.
+func (p *pollSession) releaseIfDrained() {
+	p.mu.Lock()
+	drained := p.closed && p.queue.Len() == 0
+	p.mu.Unlock()
+	if drained {
+		p.release()
+	}
 }
 
 func (p *pollSession) isClosed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closed
+}
+
+// endedByShutdown reports whether the session ended because the server
+// shuts down.
+func (p *pollSession) endedByShutdown() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed && p.reason == actors.ServerShutdown
 }
 
 // deliver hands f to the session and returns the channel its reply will
@@ -195,6 +253,14 @@ func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSe
 			// Other credentials than the session's (another user
 			// logged in): a session of their own, under a new cookie.
 			browser = ""
+		} else if p != nil && p.endedByShutdown() {
+			// The actors' shutdown ended it, maybe before the gateway's
+			// began: a poll still takes what it kept, and nothing new
+			// starts.
+			if r.Method == http.MethodGet && p.sess.Caller().Subject == identityOf(r).caller.Subject {
+				return p, nil
+			}
+			return nil, errShuttingDown
 		}
 	}
 	setCookie := browser == ""
@@ -255,6 +321,10 @@ func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSe
 // polling sessions' limits).
 func (s *Server) beginPollRequest(w http.ResponseWriter, r *http.Request) (*pollSession, bool) {
 	if !s.track(1) {
+		if p := s.drainingPoll(r); p != nil {
+			s.allowCORS(w, r)
+			return p, true
+		}
 		httpError(w, http.StatusServiceUnavailable, errShuttingDown.Error())
 		return nil, false
 	}
@@ -274,6 +344,33 @@ func (s *Server) beginPollRequest(w http.ResponseWriter, r *http.Request) (*poll
 	}
 	s.allowCORS(w, r)
 	return p, true
+}
+
+// drainingPoll returns, once shutdown has begun, the session of r when r
+// is a poll or stream (a GET) of a session that may still have messages
+// for its client: one answering its last requests, or one the shutdown
+// ended that keeps its queue. It counts r in Server.active, as track
+// does; nil means r is refused.
+func (s *Server) drainingPoll(r *http.Request) *pollSession {
+	if r.Method != http.MethodGet {
+		return nil
+	}
+	c, err := r.Cookie(cookieName)
+	channel := r.URL.Query().Get(channelParam)
+	if err != nil || !validChannel(channel) {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.polls[c.Value+"/"+channel]
+	if p == nil || p.sess.Caller().Subject != identityOf(r).caller.Subject {
+		return nil
+	}
+	// p is still in polls, so its own count in active is not released
+	// (release removes it first): the counter is above zero, and adding
+	// to it while Shutdown waits is allowed.
+	s.active.Add(1)
+	return p
 }
 
 // validChannel reports whether c is a well-formed channel parameter; the

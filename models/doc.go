@@ -44,7 +44,7 @@
 //	docs := models.NewDocuments(store, nil) // nil: serve every type
 //	h, ok := docs.Handler("character")
 //
-// create assigns ids "1", "2", ... per type when the client gives none;
+// create makes an unguessable, time-ordered id when the client gives none;
 // read without an id lists the collection in creation order, paged with
 // limit and offset; update replaces the attributes and creates a missing
 // document (Backbone sends update for any model with an id); patch merges;
@@ -52,7 +52,10 @@
 // [Documents] comment has the details and [Store] the file layout.
 //
 // Every write is committed and synced to disk before it returns, so a
-// reply that reports a change reports a durable one.
+// reply that reports a change reports a durable one. The Store is also
+// the [EventLog] of the model types' streams (DESIGN §5): a change and
+// its event commit in one transaction, and the writes queued while a
+// commit is on disk share the next one (group commit, commit.go).
 //
 // # Concurrency
 //
@@ -65,10 +68,9 @@
 //
 //   - One process at a time: bbolt locks the store file, and [OpenStore]
 //     fails after [LockTimeout] if another bertsync holds it.
-//   - Each write is one bbolt transaction with an fsync; writes to the
-//     store are serialized, so the store's write rate is bounded by the
-//     disk's sync rate (see the benchmarks), whatever the number of model
-//     types.
+//   - Writes go through one committer, which commits what has queued up
+//     in one bbolt transaction: many writers share a sync to disk, and a
+//     lone one commits at once (see the benchmarks).
 //   - The document model makes at most [DocumentsConfig.MaxTypes] model
 //     types in its store ([DefaultMaxTypes]; the types in the file count):
 //     a create into one more is [ErrForbidden]. Reads never make a type.

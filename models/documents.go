@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"strconv"
 
@@ -147,6 +148,91 @@ type docHandler struct {
 var _ Handler = docHandler{}
 
 func (h docHandler) Sync(ctx context.Context, req Request) (any, error) {
+	change, ok, err := h.Stage(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return h.read(ctx, req)
+	}
+	var reply any
+	err = h.d.store.Commit(ctx, []Write{func(tx Tx) (err error) {
+		reply, err = change(tx)
+		return err
+	}})[0]
+	return reply, err
+}
+
+var _ Stager = docHandler{}
+
+// Stage returns the change of a create, update, patch or delete, which
+// runs in a transaction of the store it serves from.
+func (h docHandler) Stage(ctx context.Context, req Request) (Change, bool, error) {
+	id := req.ID
+	if id == "" {
+		var err error
+		if id, err = idOf(req.Props); err != nil {
+			return nil, false, err
+		}
+	}
+	attrs := req.Props.Delete("id")
+	check := replyCheck(req.MaxReplySize)
+	var change func(tx *storeTx) (any, error)
+	switch req.Method {
+	case Create:
+		change = func(tx *storeTx) (any, error) {
+			id, err := tx.insert(h.model, id, attrs, h.d.maxTypes, check)
+			if err != nil {
+				return nil, err
+			}
+			return withID(id, attrs), nil
+		}
+	case Update, Patch, Delete:
+		if id == "" {
+			return nil, false, Errorf(CodeBadRequest, "%s of %s needs an id", req.Method, h.model)
+		}
+		switch req.Method {
+		case Update:
+			change = func(tx *storeTx) (any, error) {
+				if _, err := tx.replace(h.model, id, attrs, h.d.maxTypes, check); err != nil {
+					return nil, err
+				}
+				return withID(id, attrs), nil
+			}
+		case Patch:
+			change = func(tx *storeTx) (any, error) {
+				merged, err := tx.merge(h.model, id, attrs, check)
+				if err != nil {
+					return nil, err
+				}
+				return withID(id, merged), nil
+			}
+		case Delete:
+			change = func(tx *storeTx) (any, error) {
+				old, err := tx.remove(h.model, id)
+				if err != nil {
+					return nil, err
+				}
+				return withID(id, old), nil
+			}
+		}
+	default:
+		return nil, false, nil
+	}
+	return func(tx Tx) (any, error) {
+		stx, ok := tx.(*storeTx)
+		if !ok || stx.s != h.d.store {
+			return nil, fmt.Errorf("models: the %s documents are in another store than this transaction's", h.model)
+		}
+		return change(stx)
+	}, true, nil
+}
+
+// read serves a read: one document, or the collection.
+func (h docHandler) read(ctx context.Context, req Request) (any, error) {
+	if req.Method != Read {
+		return nil, Errorf(CodeBadRequest, "unknown method %q", req.Method)
+	}
 	id := req.ID
 	if id == "" {
 		var err error
@@ -154,51 +240,14 @@ func (h docHandler) Sync(ctx context.Context, req Request) (any, error) {
 			return nil, err
 		}
 	}
-	attrs := req.Props.Delete("id")
-	switch req.Method {
-	case Create:
-		id, err := h.d.store.insert(ctx, h.model, id, attrs, h.d.maxTypes, replyCheck(req.MaxReplySize))
-		if err != nil {
-			return nil, err
-		}
-		return withID(id, attrs), nil
-	case Read:
-		if id == "" {
-			return h.list(ctx, req.Props, req.Owned, req.MaxReplySize)
-		}
-		attrs, err := h.d.store.Get(ctx, h.model, id)
-		if err != nil {
-			return nil, err
-		}
-		return withID(id, attrs), nil
-	case Update:
-		if id == "" {
-			return nil, Errorf(CodeBadRequest, "update of %s needs an id", h.model)
-		}
-		if _, err := h.d.store.put(ctx, h.model, id, attrs, h.d.maxTypes, replyCheck(req.MaxReplySize)); err != nil {
-			return nil, err
-		}
-		return withID(id, attrs), nil
-	case Patch:
-		if id == "" {
-			return nil, Errorf(CodeBadRequest, "patch of %s needs an id", h.model)
-		}
-		merged, err := h.d.store.merge(ctx, h.model, id, attrs, replyCheck(req.MaxReplySize))
-		if err != nil {
-			return nil, err
-		}
-		return withID(id, merged), nil
-	case Delete:
-		if id == "" {
-			return nil, Errorf(CodeBadRequest, "delete of %s needs an id", h.model)
-		}
-		old, err := h.d.store.Remove(ctx, h.model, id)
-		if err != nil {
-			return nil, err
-		}
-		return withID(id, old), nil
+	if id == "" {
+		return h.list(ctx, req.Props, req.Owned, req.MaxReplySize)
 	}
-	return nil, Errorf(CodeBadRequest, "unknown method %q", req.Method)
+	attrs, err := h.d.store.Get(ctx, h.model, id)
+	if err != nil {
+		return nil, err
+	}
+	return withID(id, attrs), nil
 }
 
 // list is a collection read: at most limit documents after offset, and

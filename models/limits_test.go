@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bertsync/bertsync/bert"
-	"go.etcd.io/bbolt"
 )
 
 // The bounds of issue #8 on what a client's props may hold, so that
@@ -230,19 +229,14 @@ func TestDocumentsWritesCheckedBeforeCommit(t *testing.T) {
 func bulkInsert(t testing.TB, s *Store, model string, n, size int, owner func(i int) string) []string {
 	t.Helper()
 	ids := make([]string, n)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		var made bool
-		docs, order, err := s.typeBuckets(tx, model, -1, &made)
-		if err != nil {
-			return err
-		}
+	err := s.write(context.Background(), func(tx *storeTx) error {
 		for i := range n {
 			ids[i] = string(rune('a'+i/26)) + string(rune('a'+i%26))
 			attrs := Props{{Key: "i", Value: int64(i)}, {Key: "blob", Value: bytes.Repeat([]byte{byte(i)}, size)}}
 			if owner != nil {
 				attrs = append(attrs, Prop{Key: "owner", Value: []byte(owner(i))})
 			}
-			if err := put(docs, order, ids[i], 0, attrs); err != nil {
+			if _, err := tx.insert(model, ids[i], attrs, -1, nil); err != nil {
 				return err
 			}
 		}

@@ -72,6 +72,25 @@ type Handler interface {
 	Sync(ctx context.Context, req Request) (any, error)
 }
 
+// Stager is a [Handler] whose changes run in a transaction of the
+// [EventLog], as the document model's do: the model actor then commits a
+// change and its event together, so that neither is ever without the
+// other, and commits the changes waiting for the type in one transaction
+// (group commit). A Handler that is not a Stager has its events appended
+// after its Sync returns.
+type Stager interface {
+	Handler
+	// Stage returns the change that req makes, with ok true, for the
+	// methods that change the model (create, update, patch, delete);
+	// for the others ok is false and the request goes to Sync. An error
+	// answers req without running anything.
+	Stage(ctx context.Context, req Request) (change Change, ok bool, err error)
+}
+
+// Change is a staged change: it runs in tx, which it may be given more
+// than once (see [Write]), and returns the reply.
+type Change func(tx Tx) (reply any, err error)
+
 // HandlerFunc adapts a function to a [Handler].
 type HandlerFunc func(ctx context.Context, req Request) (any, error)
 

@@ -64,14 +64,46 @@ var (
 // Store counts the types it holds ([Store.TypeCount]), so that
 // [Documents] can bound them.
 type Store struct {
-	db   *bbolt.DB
-	path string
-	// types counts the model types' buckets: at open, and then inside
-	// each write transaction that makes one (under bbolt's writer lock),
-	// taken back if that transaction fails.
-	types     atomic.Int64
-	closeOnce sync.Once
-	closeErr  error
+	db    *bbolt.DB
+	path  string
+	cfg   StoreConfig
+	epoch string
+	// types counts the model types' buckets: at open, and then after
+	// each commit that made some (the committer, commit.go, is the one
+	// writer).
+	types atomic.Int64
+	// now is the clock of the history's TTL; tests replace it.
+	now func() time.Time
+	// history counts the events in each type's history, for
+	// ObserveHistory; only the committer touches it once open.
+	history map[string]int
+
+	commits       chan *commitRequest
+	submitMu      sync.RWMutex  // Submit's read lock, Close's lock (commit.go)
+	closed        chan struct{} // closed by Close
+	committerDone chan struct{} // closed when the committer has ended
+	closeOnce     sync.Once
+	closeErr      error
+}
+
+// StoreConfig configures [OpenStoreWith]. Its limits follow the rule of
+// every bertsync config (docs/limits.md): zero means the default, a
+// negative value means no limit.
+type StoreConfig struct {
+	// History bounds the history of each model type's stream.
+	History HistoryConfig
+	// MaxTypes bounds the model types a stream's event can make (a
+	// broadcast to a new name, or an event of a Go handler's type); zero
+	// means DefaultMaxTypes. The document model's writes are bounded by
+	// [DocumentsConfig.MaxTypes].
+	MaxTypes int
+	// ObserveCommit, if set, is called by the committer after each
+	// commit with its latency and the number of writes it holds.
+	ObserveCommit func(d time.Duration, writes int)
+	// ObserveHistory, if set, is called with the number of events in a
+	// type's history: for each type at open, and after each commit that
+	// changed it.
+	ObserveHistory func(model string, events int)
 }
 
 // Doc is one stored document: its id and its attributes without the id.
@@ -80,14 +112,20 @@ type Doc struct {
 	Attrs Props
 }
 
-// OpenStore opens the store file at path, creating it and its directory
-// if need be. If another process holds the file open, OpenStore fails
-// after [LockTimeout] with an error that says so.
+// OpenStore opens the store file at path with the default
+// [StoreConfig], creating it and its directory if need be. If another
+// process holds the file open, OpenStore fails after [LockTimeout] with
+// an error that says so.
 func OpenStore(path string) (*Store, error) {
-	return openStore(path, LockTimeout)
+	return openStore(path, StoreConfig{}, LockTimeout)
 }
 
-func openStore(path string, lockTimeout time.Duration) (*Store, error) {
+// OpenStoreWith is [OpenStore] configured by cfg.
+func OpenStoreWith(path string, cfg StoreConfig) (*Store, error) {
+	return openStore(path, cfg, LockTimeout)
+}
+
+func openStore(path string, cfg StoreConfig, lockTimeout time.Duration) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("models: open store: empty path")
 	}
@@ -102,15 +140,23 @@ func openStore(path string, lockTimeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("models: open store %s: %w", path, err)
 	}
 	var types int64
+	var epoch string
+	history := make(map[string]int)
 	err = db.Update(func(tx *bbolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(rootBucket)
 		if err != nil {
+			return err
+		}
+		if epoch, err = loadEpoch(tx); err != nil {
 			return err
 		}
 		c := root.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if v == nil { // a bucket: a model type
 				types++
+				if events := root.Bucket(k).Bucket(eventsBucket); events != nil {
+					history[string(k)] = events.Stats().KeyN
+				}
 			}
 		}
 		return nil
@@ -119,8 +165,21 @@ func openStore(path string, lockTimeout time.Duration) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("models: open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
+	if cfg.ObserveHistory != nil {
+		for model, n := range history {
+			cfg.ObserveHistory(model, n)
+		}
+	}
+	cfg.History = cfg.History.resolved()
+	cfg.MaxTypes = limits.Resolve(cfg.MaxTypes, DefaultMaxTypes)
+	s := &Store{
+		db: db, path: path, cfg: cfg, epoch: epoch, now: time.Now, history: history,
+		commits:       make(chan *commitRequest, commitQueue),
+		closed:        make(chan struct{}),
+		committerDone: make(chan struct{}),
+	}
 	s.types.Store(types)
+	go s.commitLoop()
 	return s, nil
 }
 
@@ -134,7 +193,14 @@ func (s *Store) Path() string { return s.path }
 // Close closes the store file. Operations after Close fail with
 // [ErrUnavailable]. Close may be called more than once.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		<-s.committerDone
+		s.submitMu.Lock()
+		s.refuseQueued()
+		s.submitMu.Unlock()
+		s.closeErr = s.db.Close()
+	})
 	return s.closeErr
 }
 
@@ -159,26 +225,11 @@ func (s *Store) Insert(ctx context.Context, model, id string, attrs Props) (stri
 }
 
 // insert is Insert, refusing a new model type beyond maxTypes (see
-// typeBuckets) and what check refuses.
+// storeTx.typeBucket) and what check refuses.
 func (s *Store) insert(ctx context.Context, model, id string, attrs Props, maxTypes int, check docCheck) (string, error) {
-	err := s.updateTypes(ctx, func(tx *bbolt.Tx, made *bool) error {
-		docs, order, err := s.typeBuckets(tx, model, maxTypes, made)
-		if err != nil {
-			return err
-		}
-		if id == "" {
-			var err error
-			if id, err = newDocumentID(time.Now()); err != nil {
-				return err
-			}
-		}
-		if docs.Get([]byte(id)) != nil {
-			return Errorf(CodeConflict, "%s %q exists", model, id)
-		}
-		if err := check.run(id, attrs); err != nil {
-			return err
-		}
-		return put(docs, order, id, 0, attrs)
+	err := s.write(ctx, func(tx *storeTx) (err error) {
+		id, err = tx.insert(model, id, attrs, maxTypes, check)
+		return err
 	})
 	if err != nil {
 		return "", err
@@ -190,29 +241,9 @@ func (s *Store) insert(ctx context.Context, model, id string, attrs Props, maxTy
 // there is none; created says which. A replaced document keeps its place
 // in the collection's order.
 func (s *Store) Put(ctx context.Context, model, id string, attrs Props) (created bool, err error) {
-	return s.put(ctx, model, id, attrs, -1, nil)
-}
-
-// put is Put, refusing a new model type beyond maxTypes (see
-// typeBuckets) and what check refuses.
-func (s *Store) put(ctx context.Context, model, id string, attrs Props, maxTypes int, check docCheck) (created bool, err error) {
-	err = s.updateTypes(ctx, func(tx *bbolt.Tx, made *bool) error {
-		docs, order, err := s.typeBuckets(tx, model, maxTypes, made)
-		if err != nil {
-			return err
-		}
-		var seq uint64
-		if v := docs.Get([]byte(id)); v != nil {
-			if seq, err = recordSeq(v); err != nil {
-				return err
-			}
-		} else {
-			created = true
-		}
-		if err := check.run(id, attrs); err != nil {
-			return err
-		}
-		return put(docs, order, id, seq, attrs)
+	err = s.write(ctx, func(tx *storeTx) (err error) {
+		created, err = tx.replace(model, id, attrs, -1, nil)
+		return err
 	})
 	return created, err
 }
@@ -220,23 +251,10 @@ func (s *Store) put(ctx context.Context, model, id string, attrs Props, maxTypes
 // Merge sets the given attributes on document id, keeping the others, and
 // returns all its attributes. A missing document is an error wrapping
 // [ErrNotFound].
-func (s *Store) Merge(ctx context.Context, model, id string, attrs Props) (Props, error) {
-	return s.merge(ctx, model, id, attrs, nil)
-}
-
-// merge is Merge, refusing what check refuses.
-func (s *Store) merge(ctx context.Context, model, id string, attrs Props, check docCheck) (Props, error) {
-	var merged Props
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		docs, order, seq, old, err := findRecord(tx, model, id)
-		if err != nil {
-			return err
-		}
-		merged = old.Merge(attrs)
-		if err := check.run(id, merged); err != nil {
-			return err
-		}
-		return put(docs, order, id, seq, merged)
+func (s *Store) Merge(ctx context.Context, model, id string, attrs Props) (merged Props, err error) {
+	err = s.write(ctx, func(tx *storeTx) (err error) {
+		merged, err = tx.merge(model, id, attrs, nil)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -246,23 +264,15 @@ func (s *Store) merge(ctx context.Context, model, id string, attrs Props, check 
 
 // Remove deletes document id and returns the attributes it had. A missing
 // document is an error wrapping [ErrNotFound].
-func (s *Store) Remove(ctx context.Context, model, id string) (Props, error) {
-	var attrs Props
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		docs, order, seq, old, err := findRecord(tx, model, id)
-		if err != nil {
-			return err
-		}
-		attrs = old
-		if err := order.Delete(seqKey(seq)); err != nil {
-			return err
-		}
-		return docs.Delete([]byte(id))
+func (s *Store) Remove(ctx context.Context, model, id string) (old Props, err error) {
+	err = s.write(ctx, func(tx *storeTx) (err error) {
+		old, err = tx.remove(model, id)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return attrs, nil
+	return old, nil
 }
 
 // findRecord looks document id of model up in tx: its model's buckets,
@@ -356,13 +366,6 @@ func (s *Store) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	return storeError(s.db.View(fn))
 }
 
-func (s *Store) update(ctx context.Context, fn func(*bbolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return Errorf(CodeUnavailable, "store: %w", err)
-	}
-	return storeError(s.db.Update(fn))
-}
-
 // storeError gives bbolt's errors a reply code; errors of this package
 // pass unchanged.
 func storeError(err error) error {
@@ -393,50 +396,6 @@ func modelBuckets(tx *bbolt.Tx, model string) (docs, order *bbolt.Bucket) {
 	return m.Bucket(docsBucket), m.Bucket(orderBucket)
 }
 
-// updateTypes runs fn in a write transaction like update, for a write
-// that may make a model type: fn sets *made when it did (typeBuckets),
-// and if the transaction then fails the type is not counted.
-func (s *Store) updateTypes(ctx context.Context, fn func(tx *bbolt.Tx, made *bool) error) error {
-	var made bool
-	err := s.update(ctx, func(tx *bbolt.Tx) error { return fn(tx, &made) })
-	if err != nil && made {
-		// Until here, a concurrent write counted one type too many: it
-		// may have refused a type it could have made, never the reverse.
-		s.types.Add(-1)
-	}
-	return err
-}
-
-// typeBuckets returns the buckets of model, making them if the type is
-// new; then it sets *made. A new type that would make the store hold more
-// than maxTypes (no bound if it is not positive) is an error wrapping
-// [ErrForbidden]. The count is checked and raised here, under bbolt's
-// writer lock, so that concurrent writes cannot pass the bound together.
-func (s *Store) typeBuckets(tx *bbolt.Tx, model string, maxTypes int, made *bool) (docs, order *bbolt.Bucket, err error) {
-	if model == "" {
-		return nil, nil, Errorf(CodeBadRequest, "empty model name")
-	}
-	root := tx.Bucket(rootBucket)
-	m := root.Bucket([]byte(model))
-	if m == nil {
-		if limits.Exceeds(s.types.Load()+1, int64(maxTypes)) {
-			return nil, nil, Errorf(CodeForbidden, "too many model types in the store (limit %d): %s cannot be created", maxTypes, model)
-		}
-		if m, err = root.CreateBucket([]byte(model)); err != nil {
-			return nil, nil, err
-		}
-		s.types.Add(1)
-		*made = true
-	}
-	if docs, err = m.CreateBucketIfNotExists(docsBucket); err != nil {
-		return nil, nil, err
-	}
-	if order, err = m.CreateBucketIfNotExists(orderBucket); err != nil {
-		return nil, nil, err
-	}
-	return docs, order, nil
-}
-
 // docCheck vets a document about to be written, inside the write's
 // transaction, once its id and attributes are final (a generated id, a
 // merge's result) and before its record is encoded: an error rolls the
@@ -450,32 +409,6 @@ func (c docCheck) run(id string, attrs Props) error {
 		return nil
 	}
 	return c(id, attrs)
-}
-
-// put writes document id with attrs at place seq, or at a new place at the
-// end of the order when seq is 0.
-func put(docs, order *bbolt.Bucket, id string, seq uint64, attrs Props) error {
-	if id == "" {
-		return Errorf(CodeBadRequest, "empty id")
-	}
-	newPlace := seq == 0
-	if newPlace {
-		var err error
-		if seq, err = order.NextSequence(); err != nil {
-			return err
-		}
-	}
-	rec, err := encodeRecord(seq, attrs)
-	if err != nil {
-		return err
-	}
-	if err := docs.Put([]byte(id), rec); err != nil {
-		return err
-	}
-	if newPlace {
-		return order.Put(seqKey(seq), []byte(id))
-	}
-	return nil
 }
 
 func seqKey(seq uint64) []byte {

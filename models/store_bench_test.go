@@ -116,17 +116,9 @@ func BenchmarkStoreList(b *testing.B) {
 func fillStore(b *testing.B, s *Store, n int) string {
 	b.Helper()
 	attrs := benchAttrs()
-	err := s.updateTypes(context.Background(), func(tx *bbolt.Tx, made *bool) error {
-		docs, order, err := s.typeBuckets(tx, "c", -1, made)
-		if err != nil {
-			return err
-		}
+	err := s.write(context.Background(), func(tx *storeTx) error {
 		for i := 1; i <= n; i++ {
-			id, err := docs.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := put(docs, order, strconv.FormatUint(id, 10), 0, attrs); err != nil {
+			if _, err := tx.insert("c", strconv.Itoa(i), attrs, -1, nil); err != nil {
 				return err
 			}
 		}

@@ -398,7 +398,7 @@ func TestStoreLocked(t *testing.T) {
 	defer s.Close()
 	// bbolt's lock is flock(2), held per open file, so a second open in
 	// this process meets it as another process would.
-	s2, err := openStore(path, 10*time.Millisecond)
+	s2, err := openStore(path, StoreConfig{}, 10*time.Millisecond)
 	if err == nil {
 		s2.Close()
 		t.Fatal("a second open of a held store succeeded")

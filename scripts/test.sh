@@ -26,3 +26,10 @@ GOOS=windows go vet ./internal/bench ./cmd/bertsync
 (cd client && npm run --silent check)
 node --test client/test/
 go test -count=1 -timeout 10m ./...
+# Every benchmark runs once, briefly, so that none of them rots
+# (docs/bench.md has the commands that measure).
+go test -count=1 -run '^$' -bench . -benchtime 1x ./...
+# The fan-out comparison with centrifuge is a module of its own (the
+# main module never depends on the peer); its short mode fails on a lost
+# message or a failed run, and prints the ratios.
+(cd bench && go vet ./... && go run . -short)

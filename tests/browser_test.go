@@ -41,6 +41,12 @@ import (
 //	BERTSYNC_AUTH_URL          that server's base URL
 //	BERTSYNC_JWT_SECRET_FILE   F, to sign the tokens they present
 //
+// When a file whose name contains "tls" runs, a third server serves TLS
+// itself (`serve --tls-cert C --tls-key K`, a self-signed certificate made
+// for the run), and the tests get
+//
+//	BERTSYNC_TLS_URL           that server's base URL, https://127.0.0.1:PORT
+//
 // BERTSYNC_BROWSER_FILES=offline,demo runs only the files whose names
 // contain one of those words.
 //
@@ -54,7 +60,7 @@ const browserAuthRules = `{"*": {"create": "authenticated", "read": "authenticat
   "delete": "owner", "subscribe": "authenticated", "broadcast": "authenticated"}}`
 
 const (
-	browserSuiteTimeout = 5 * time.Minute
+	browserSuiteTimeout = 8 * time.Minute
 	browserStartTimeout = 30 * time.Second
 	browserStopTimeout  = 10 * time.Second
 )
@@ -118,6 +124,15 @@ func TestBrowser(t *testing.T) {
 		defer auth.stop(false)
 		authEnv = []string{"BERTSYNC_AUTH_URL=http://" + auth.address(), "BERTSYNC_JWT_SECRET_FILE=" + secretFile}
 	}
+	var tlsEnv []string
+	if len(browserFilter(files, []string{"tls"})) > 0 {
+		tlsSrv, err := startTLSServer(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tlsSrv.stop(false)
+		tlsEnv = []string{"BERTSYNC_TLS_URL=https://" + tlsSrv.address()}
+	}
 
 	artifacts := filepath.Join(suite, "artifacts")
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
@@ -133,6 +148,7 @@ func TestBrowser(t *testing.T) {
 		"BERTSYNC_ARTIFACTS="+artifacts,
 	)
 	cmd.Env = append(cmd.Env, authEnv...)
+	cmd.Env = append(cmd.Env, tlsEnv...)
 	out := &browserLog{t: t, prefix: "node: "}
 	cmd.Stdout = out
 	cmd.Stderr = out

@@ -86,7 +86,10 @@ function subscriberOf(c) {
     s = {
       collection: c,
       push: (event, props, seq) => applyPush(c, event, props, seq),
-      reload: () => c.fetch({ remove: true, bertsyncCatchUp: true })
+      reload: () => c.fetch({ remove: true, bertsyncCatchUp: true }),
+      // A subscription the server refused on a new connection: told as
+      // Backbone tells a failed request, on the collection's error event.
+      refused: (err) => c.trigger('error', c, err, { bertsyncSubscribe: true })
     };
     subscribers.set(c, s);
   }

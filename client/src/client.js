@@ -2,7 +2,8 @@
 // It picks a transport and reconnects (timer.js), correlates replies with
 // requests by Ref (protocol.js), sends the offline queue in order
 // (queue.js), keeps the cache (cache.js) and hands pushes to subscribers
-// (subscriptions.js). It knows nothing of Backbone: backbone.js binds it.
+// (subscriptions.js), resuming each model type's stream of them after a
+// reconnect (streams.js). It knows nothing of Backbone: backbone.js binds it.
 // It holds the token every transport presents, and renews it when the
 // server refuses it or, for a JWT, shortly before it expires (jwt.js).
 //
@@ -11,7 +12,7 @@
 // in memory, stored in the tab's queue once connect() has claimed it.
 
 import {
-  AUTH_RENEW_TRIES, CODE, DEFAULTS, HTTP_UNAUTHORIZED, METHOD, PUSH, RENEW, RETIRE_TIMEOUT, STATE, TIMER_MAX
+  AUTH_RENEW_TRIES, CODE, DEFAULTS, HTTP_UNAUTHORIZED, METHOD, PUSH, RENEW, RETIRE_TIMEOUT, STATE, TIMER_MAX, VERDICT
 } from './constants.js';
 import { DocumentCache } from './cache.js';
 import { decodeAsync } from './decode.js';
@@ -22,6 +23,7 @@ import { renewDelay } from './jwt.js';
 import { encodeRequest, parseMessage } from './protocol.js';
 import { OfflineQueue } from './queue.js';
 import { resolveStorage } from './storage.js';
+import { overlayPending } from './streams.js';
 import { Subscriptions } from './subscriptions.js';
 import { ReconnectTimer, backoff, jitter } from './timer.js';
 import { resolveTransports } from './transports/index.js';
@@ -172,9 +174,7 @@ export class Client extends Emitter {
    */
   takeOver(old) {
     if (!this.tokenGiven && old.token) this.token = old.token;
-    for (const model of old.subscriptions.models()) {
-      for (const s of old.subscriptions.subscribers(model)) this.subscriptions.add(model, s);
-    }
+    this.subscriptions.adopt(old.subscriptions);
     for (const [qid, late] of old.late) this.late.set(qid, late);
     for (const item of old.queue.unstored()) this.queue.push(item);
   }
@@ -461,28 +461,98 @@ export class Client extends Emitter {
   }
 
   // up makes t the transport. Subscriptions live in the server's session:
-  // renew them, then send what was queued, then catch up on what happened
-  // meanwhile.
+  // renew them, each asking to resume its stream, then send what was
+  // queued. A stream the server resumed gets what it missed as ordinary
+  // pushes, right after the reply and before any live push (the queue's
+  // own included), so the page sees every change in the server's order;
+  // the subscribers of the others reload once the queue is sent, so that
+  // what they read holds the tab's own writes.
   up(t, fallback) {
     const old = this.transport;
-    // A new session may be a restarted server, which counts Seq from 1
-    // again; a switch of transports keeps the counts.
+    // Not a switch of transports: the server session the streams were
+    // answered in is gone (see Subscriptions#newSession).
     if (!old) this.subscriptions.newSession();
     this.transport = t;
     this.authFailures = 0;
     this.setState(STATE.online);
     this.trigger('transport', t.name);
     const models = this.subscriptions.models();
-    Promise.all(models.map((m) => this.sendSubscribe(m, this.subscriptions.resubscribeProps(m)).catch(() => {})))
-      .then(() => {
+    Promise.all(models.map((m) => this.resubscribe(m)))
+      .then((reload) => {
         if (old) this.retire(old);
         this.pump();
-        return this.drained();
+        return this.drained().then(() => reload);
       })
-      .then(() => {
-        for (const s of this.subscriptions.all()) s.reload();
+      .then((reload) => {
+        const reloaded = models.filter((m, i) => reload[i]);
+        for (const m of reloaded) this.reload(m);
+        this.trigger('synced', reloaded);
       });
     if (fallback) this.scheduleProbe();
+  }
+
+  // resubscribe renews model's subscription on the new connection and
+  // resolves with whether its subscribers must reload: not when the
+  // server resumed the stream, nor when the connection went meanwhile
+  // (the next one asks again), nor when the server refused it (refusal).
+  // A replay is not awaited: pushes of it that never come show as a gap
+  // at the next push. (Where the rules let a subscriber hear only its
+  // own documents, the replay ends short of Top by design.)
+  resubscribe(model) {
+    const props = this.subscriptions.resume(model);
+    return this.sendSubscribe(model, props).then(
+      (pos) => {
+        this.trigger('resubscribed', model, pos.recovered, pos.seq);
+        return !pos.recovered;
+      },
+      (err) => {
+        if (err && err.transient) {
+          this.subscriptions.abandon(model);
+          return false;
+        }
+        this.refusal(model, err);
+        return false;
+      }
+    );
+  }
+
+  // refusal reports that the server refused model's subscription on a
+  // new connection, where no caller waits for the answer: on the client's
+  // error event (with {method: 'subscribe', model}) and to each subscriber
+  // that has a refused(err). The subscribers stay: the next connection
+  // asks again (a new token may be let in), until unsubscribe.
+  refusal(model, err) {
+    this.subscriptions.refuse(model, err);
+    this.trigger('error', err, { method: METHOD.subscribe, model });
+    for (const s of this.subscriptions.subscribers(model)) {
+      if (typeof s.refused === 'function') s.refused(err);
+    }
+  }
+
+  // reload has model's subscribers read what they show again, one round
+  // at a time: asked for during one, another round follows it, since the
+  // reads under way may have been answered before what made it ask.
+  reload(model) {
+    const s = this.subscriptions.get(model);
+    if (!s || s.refused) return;
+    if (s.reloading) {
+      s.reloadAgain = true;
+      return;
+    }
+    this.trigger('reload', model);
+    const rounds = Array.from(s.subscribers).map((sub) => {
+      try {
+        return Promise.resolve(sub.reload()).catch(() => {});
+      } catch {
+        return undefined; // a subscriber's failure is its own
+      }
+    });
+    s.reloading = Promise.all(rounds).then(() => {
+      s.reloading = null;
+      if (!s.reloadAgain) return;
+      s.reloadAgain = false;
+      this.reload(model);
+    });
   }
 
   // retire closes a transport that another replaced, once the replies it
@@ -569,7 +639,15 @@ export class Client extends Emitter {
    * connection, or no reply within requestTimeout).
    */
   request(method, model, props) {
-    if (this.switchGate) return this.switchGate.then(() => this.request(method, model, props));
+    return this.call(method, model, props);
+  }
+
+  // call is request with onReply: when given, it is called with the Msg
+  // as the reply is read, before any later message is (a resubscribe's
+  // replayed pushes come right after it), and its result is what the
+  // promise resolves with.
+  call(method, model, props, onReply) {
+    if (this.switchGate) return this.switchGate.then(() => this.call(method, model, props, onReply));
     const t = this.transport;
     if (!t || this.state !== STATE.online) return Promise.reject(new TransportError('offline'));
     const ref = ++this.ref;
@@ -579,7 +657,7 @@ export class Client extends Emitter {
     } catch (e) {
       return Promise.reject(new BertsyncError(CODE.badRequest, e.message));
     }
-    const entry = { transport: t };
+    const entry = { transport: t, onReply };
     entry.promise = new Promise((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;
@@ -608,8 +686,19 @@ export class Client extends Emitter {
       }
       this.pendingReplies.delete(msg.ref);
       clearTimeout(entry.timer);
-      if (msg.error) entry.reject(msg.error);
-      else entry.resolve(msg.value);
+      if (msg.error) {
+        entry.reject(msg.error);
+        return;
+      }
+      if (!entry.onReply) {
+        entry.resolve(msg.value);
+        return;
+      }
+      try {
+        entry.resolve(entry.onReply(msg.value));
+      } catch (e) {
+        entry.reject(e);
+      }
       return;
     }
     if (msg.kind === 'push') {
@@ -619,23 +708,27 @@ export class Client extends Emitter {
     this.trigger('error', new BertsyncError(CODE.badRequest, 'unexpected message from the server'));
   }
 
+  // push applies a push, by its Seq against the stream's position: one
+  // seen already (two transports overlapping in a switch, a replay of
+  // what another transport brought) is dropped, one beyond the next
+  // means pushes were missed, and the subscribers reload. Subscribers
+  // and the cache see the document with the tab's queued writes of it
+  // laid over (streams.js overlayPending); the push event has it as the
+  // server sent it.
   push(event, model, props, seq) {
-    // While two transports overlap (a probe took over) the same push can
-    // come twice; Seq tells them apart.
-    if (this.subscriptions.duplicate(model, seq)) return;
+    const v = this.subscriptions.accept(model, seq);
+    if (v === VERDICT.duplicate || v === VERDICT.held) return;
+    if (Array.isArray(props) && props.length === 0) props = {};
+    let shown = props;
     if (isAttributes(props)) {
-      if (event === PUSH.created || event === PUSH.updated) this.cache.put(model, props);
+      shown = overlayPending(event, props, this.queue.pendingFor(model, props.id));
+      if (shown && (event === PUSH.created || event === PUSH.updated)) this.cache.put(model, shown);
       if (event === PUSH.deleted) this.cache.delete(model, props.id);
-    } else if (Array.isArray(props) && props.length === 0) {
-      props = {};
     }
-    // A gap means pushes were missed (a broadcast of this client's own
-    // skips one Seq, see finish): the subscribers read again to be sure.
-    const gap = this.subscriptions.advance(model, seq);
-    for (const s of this.subscriptions.subscribers(model)) {
-      s.push(event, props, seq);
-      if (gap && event !== PUSH.broadcast) s.reload();
+    if (shown !== null) {
+      for (const s of this.subscriptions.subscribers(model)) s.push(event, shown, seq);
     }
+    if (v === VERDICT.gap) this.reload(model);
     this.trigger('push', event, model, props, seq);
     if (event === PUSH.broadcast) this.trigger('broadcast', model, props, seq);
   }
@@ -744,7 +837,13 @@ export class Client extends Emitter {
     const wasSent = item.sent;
     item.sent = true;
     this.queue.save();
-    this.request(item.method, item.model, item.props).then(
+    // A broadcast's reply is its Seq, which the server does not push to
+    // its sender: counted as it is read, so that the push after it is no gap.
+    const onReply = item.method === METHOD.broadcast ? (res) => {
+      this.subscriptions.own(item.model, res);
+      return res;
+    } : undefined;
+    this.call(item.method, item.model, item.props, onReply).then(
       (res) => this.finish(item, null, res),
       (err) => {
         // The connection died or timed out, or the server is busy or
@@ -780,9 +879,6 @@ export class Client extends Emitter {
       this.trigger('error', err, item);
     } else {
       if (isAttributes(res) && res.id !== undefined && item.method !== METHOD.delete) this.cache.put(item.model, res);
-      // A broadcast's reply is its Seq, which the server does not push to
-      // its sender: count it, so that the next push is no gap.
-      if (item.method === METHOD.broadcast) this.subscriptions.own(item.model, res);
       if (w) w.resolve(res);
       else if (late && late.landed) late.landed(res);
       this.trigger('sent', item, res);
@@ -804,23 +900,29 @@ export class Client extends Emitter {
     this.trigger('drained');
   }
 
+  // sendSubscribe sends a subscribe and resolves with the stream's
+  // position after its reply, {seq, epoch, recovered}; the reply is
+  // applied as it is read, before the pushes that follow it.
   sendSubscribe(model, props) {
-    return this.request(METHOD.subscribe, model, props).then((top) => {
-      this.subscriptions.subscribed(model, top);
-      return top;
-    });
+    return this.call(METHOD.subscribe, model, props, (msg) => this.subscriptions.subscribed(model, msg));
   }
 
   /**
-   * subscribe adds a subscriber ({push(event, props, seq), reload()}) to
-   * model's pushes, telling the server for the first. It resolves once the
-   * server has answered, or at once when offline (the subscription is
-   * renewed on every connection).
+   * subscribe adds a subscriber ({push(event, props, seq), reload()},
+   * optionally refused(error)) to model's pushes, telling the server for
+   * the first. Online, it resolves once the server has answered (with
+   * the stream's position, {seq, epoch, recovered}), and rejects with the
+   * server's error when it refuses: the subscriber is then removed.
+   * Offline, it resolves at once (with undefined): the subscription is
+   * renewed on every connection, and a refusal then is reported on the
+   * error event and to the subscriber's refused (see refusal).
    */
   subscribe(model, subscriber) {
     if (!this.subscriptions.add(model, subscriber) || this.state !== STATE.online) return Promise.resolve();
     return this.sendSubscribe(model, []).catch((e) => {
-      if (!e.transient) throw e;
+      if (e.transient) return undefined;
+      this.subscriptions.remove(model, subscriber);
+      throw e;
     });
   }
 

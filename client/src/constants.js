@@ -108,11 +108,18 @@ export const REDACTED = '[token]';
 // a longer one fires at once.
 export const TIMER_MAX = 2147483647;
 
-// SEEN_TTL and SEEN_MAX bound the memory of pushes seen, which drops a push
-// that arrives twice while two transports overlap during a switch: entries
-// are kept SEEN_TTL ms, swept when there are more than SEEN_MAX.
-export const SEEN_TTL = 30000;
-export const SEEN_MAX = 2000;
+// VERDICT holds what the client does with a push, by its Seq against the
+// stream's position (streams.js).
+export const VERDICT = Object.freeze({
+  // the next one (or the stream has no position yet): applied
+  apply: 'apply',
+  // at or below the position: seen already, dropped
+  duplicate: 'duplicate',
+  // beyond the next: applied, and the subscribers reload what they missed
+  gap: 'gap',
+  // beyond the next while a resubscribe is unanswered: dropped, the reply decides
+  held: 'held'
+});
 
 // HEARTBEAT_INTERVAL is how often a tab stamps its queue as alive and looks
 // for the queues of closed tabs.
@@ -272,6 +279,19 @@ export const PUSH = Object.freeze({
   updated: 'updated',
   deleted: 'deleted',
   broadcast: 'broadcast'
+});
+
+/**
+ * STREAM holds the keys of the stream position in subscribe's Props and
+ * reply (docs/client.md, Streams): `[{since, S}, {epoch, E}]` asks to
+ * resume, `[{seq, Top}, {epoch, Epoch}, {recovered, Bool}]` answers.
+ */
+export const STREAM = Object.freeze({
+  seq: 'seq',
+  epoch: 'epoch',
+  since: 'since',
+  recovered: 'recovered',
+  filtered: 'filtered'
 });
 
 /** REPLY holds the second atom of a reply. */

@@ -22,6 +22,7 @@ export { memoryStorage } from './storage.js';
 export { DocumentCache } from './cache.js';
 export { OfflineQueue } from './queue.js';
 export { Subscriptions } from './subscriptions.js';
+export { isRecovered, overlayPending, parseSubscribeReply, resumeProps, sameEpoch, verdict } from './streams.js';
 export { Transport, WebSocketTransport, EventSourceTransport, LongPollTransport, TRANSPORTS } from './transports/index.js';
 export { upload } from './upload.js';
 export { Client } from './client.js';

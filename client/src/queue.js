@@ -14,7 +14,7 @@
 // The queue writes nothing before it owns the tab's queue (open()): items
 // pushed before are kept in memory and stored once it does.
 
-import { HEARTBEAT_INTERVAL, KEY, ORPHAN_AGE, SESSION_TAB_KEY, CODE } from './constants.js';
+import { HEARTBEAT_INTERVAL, KEY, METHOD, ORPHAN_AGE, SESSION_TAB_KEY, CODE } from './constants.js';
 import { BertsyncError } from './errors.js';
 import { Emitter } from './events.js';
 import { newId } from './ids.js';
@@ -109,6 +109,16 @@ export class OfflineQueue extends Emitter {
   /** first returns the oldest item, or undefined. */
   first() {
     return this.items[0];
+  }
+
+  /**
+   * pendingFor lists the queued writes (broadcasts aside) of the document
+   * id of model, oldest first: what the server has not answered yet.
+   */
+  pendingFor(model, id) {
+    if (id === undefined || id === null) return [];
+    const key = String(id);
+    return this.items.filter((q) => q.model === model && q.method !== METHOD.broadcast && q.props && String(q.props.id) === key);
   }
 
   /** push adds an item at the end and stores the queue. */

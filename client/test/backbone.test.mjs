@@ -126,3 +126,29 @@ test('install keeps Backbone.sync as ajaxSync and binds the given client', async
   assert.throws(() => install(undefined, c), /Backbone is not loaded/);
   assert.throws(() => install(Backbone, null), /needs a client/);
 });
+
+test('a subscribed collection hears a refusal of its subscription on its error event, and reloads by fetching', async () => {
+  const Backbone = { sync: () => {}, Model, Collection };
+  let subscriber = null;
+  const client = {
+    subscribe: (model, s) => {
+      subscriber = s;
+      return Promise.resolve();
+    }
+  };
+  install(Backbone, client);
+  const col = new Collection({ name: 'thing' });
+  col.events = [];
+  col.trigger = (...args) => col.events.push(args);
+  const fetches = [];
+  col.fetch = (options) => {
+    fetches.push(options);
+    return Promise.resolve();
+  };
+  await col.subscribe({ fetch: false });
+  const err = Object.assign(new Error('no'), { code: 'forbidden' });
+  subscriber.refused(err);
+  assert.deepEqual(col.events, [['error', col, err, { bertsyncSubscribe: true }]]);
+  await subscriber.reload();
+  assert.deepEqual(fetches, [{ remove: true, bertsyncCatchUp: true }]);
+});

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  BACKOFF_JITTER, CODE, DEFAULTS, KEY, MAGIC, MAX_ATOM, METHOD, PUSH, STATE, TAG, TRANSPORT, TRANSPORTS, VERSION
+  BACKOFF_JITTER, CODE, DEFAULTS, KEY, MAGIC, MAX_ATOM, METHOD, PUSH, STATE, STREAM, TAG, TRANSPORT, TRANSPORTS, VERDICT, VERSION
 } from '../src/index.js';
 
 // optionsTable reads docs/client.md's table of options into {name: default text}.
@@ -44,7 +44,7 @@ test('every option has its documented default, and every default is documented',
 });
 
 test('constants cannot be changed at run time', () => {
-  for (const o of [DEFAULTS, DEFAULTS.transports, STATE, TAG, KEY, METHOD, PUSH, CODE, TRANSPORT]) {
+  for (const o of [DEFAULTS, DEFAULTS.transports, STATE, TAG, KEY, METHOD, PUSH, CODE, TRANSPORT, STREAM, VERDICT]) {
     assert.ok(Object.isFrozen(o));
   }
   // Modules are strict: writing to a frozen object throws.

@@ -27,6 +27,13 @@ for a bare gorilla/websocket server started in this process as the baseline:
   idle          memory per idle connection for --idle connections: the
                 server's live heap plus goroutine stacks (runtime.MemStats,
                 after GC) and RSS, before and after opening them
+  commit        only with --phases commit: creates (a committed write each)
+                from one client, from --clients on one model type and from
+                --clients spread over --types types, against the echo of
+                the same bytes by as many clients and against the
+                one-client run; one client's create latency p50/p99, and
+                with --compare-url the same runs against another running
+                server (the previous release), each right after this one's
   auth          only with --phases auth: read round trips on connections
                 opened with a JWT against anonymous ones, alternating, on
                 a server of its own started with --jwt-secret-file
@@ -37,8 +44,10 @@ measurable. With --url ws://HOST:PORT/bullet it loads a running server on
 loopback; the idle figures then need --pid (RSS only).
 
 Every phase is bounded in count and in time and the command stops by
-itself. Targets from the issue: round trips >= 0.5 x echo, fan-out p99 <
-50 ms for 1,000 subscribers, <= 16 KiB per idle connection.
+itself. Targets from the issues: round trips >= 0.5 x echo, fan-out p99 <
+50 ms for 1,000 subscribers, <= 16 KiB per idle connection; creates from
+50 clients >= 0.25 x echo on one type and over 10 types, one client's
+create latency no worse than the previous release's.
 
 flags:
 `
@@ -66,7 +75,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (bench.Config, error) {
 	fs.IntVar(&cfg.Subscribers, "subscribers", 1000, "subscribers of the fan-out phase")
 	fs.IntVar(&cfg.Rounds, "rounds", 20, "updates sent in the fan-out phase, one at a time")
 	fs.IntVar(&cfg.Idle, "idle", 1000, "connections of the idle-memory phase")
-	phases := fs.String("phases", "idle,rt,fanout", "phases to run: idle, rt, fanout, auth (always in that order)")
+	fs.IntVar(&cfg.Types, "types", 10, "model types the commit phase's --clients create on in its spread run, client i on type i mod types")
+	fs.StringVar(&cfg.CompareURL, "compare-url", "", "commit phase: Bullet endpoint of another running server (the previous release) that gets the same creates, ws://127.0.0.1:PORT/bullet")
+	phases := fs.String("phases", "idle,rt,fanout", "phases to run: idle, rt, fanout, commit, auth (always in that order)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (clients, baseline and in-process server) to this file")
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile to this file while the bertsync idle connections are open")
 	if err := fs.Parse(args); err != nil {

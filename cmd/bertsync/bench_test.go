@@ -71,3 +71,29 @@ func TestBenchFlags(t *testing.T) {
 		t.Errorf("bench -h: exit %d, stderr %q; want 0 and the usage", code, errb.String())
 	}
 }
+
+// TestBenchCommitFlags: the commit phase's flags reach the config, and
+// --compare-url without the phase it is for is refused.
+func TestBenchCommitFlags(t *testing.T) {
+	var errb syncBuffer
+	cfg, err := parseBenchFlags([]string{"--phases", "commit", "--types", "4", "--compare-url", "ws://127.0.0.1:9/bullet"}, &errb)
+	if err != nil {
+		t.Fatalf("flags: %v (%s)", err, errb.String())
+	}
+	if cfg.Types != 4 || cfg.CompareURL != "ws://127.0.0.1:9/bullet" || !slices.Equal(cfg.Phases, []string{"commit"}) {
+		t.Errorf("flags: %+v", cfg)
+	}
+	if cfg, err = parseBenchFlags(nil, &errb); err != nil || cfg.Types != 10 || cfg.CompareURL != "" {
+		t.Errorf("defaults: types %d, compare %q, %v", cfg.Types, cfg.CompareURL, err)
+	}
+	for _, args := range [][]string{
+		{"--compare-url", "ws://127.0.0.1:9/bullet"},
+		{"--phases", "commit", "--types", "0"},
+		{"--phases", "commit", "--compare-url", "http://127.0.0.1:9/bullet"},
+	} {
+		var out, errb syncBuffer
+		if code := runBench(context.Background(), args, strings.NewReader(""), &out, &errb); code != 2 || errb.String() == "" {
+			t.Errorf("bench %v: exit %d, stderr %q; want 2 with a message", args, code, errb.String())
+		}
+	}
+}

@@ -4,6 +4,7 @@
 //	bertsync call    send terms to a server and print the replies
 //	bertsync term    convert between Erlang term text and BERT bytes
 //	bertsync bench   measure a running server against a baseline
+//	bertsync version print the version
 package main
 
 import (
@@ -27,10 +28,11 @@ func main() {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	commands := map[string]command{
-		"serve": runServe,
-		"call":  runCall,
-		"term":  runTerm,
-		"bench": runBench,
+		"serve":   runServe,
+		"call":    runCall,
+		"term":    runTerm,
+		"bench":   runBench,
+		"version": runVersion,
 	}
 	if len(args) == 0 {
 		usage(stderr)
@@ -53,5 +55,6 @@ commands:
   call    send Erlang-text terms to a server over WebSocket, print replies and pushes
   term    convert one term: "term decode" (BERT → Erlang text), "term encode" (text → BERT)
   bench   load a running server and print figures against a gorilla/websocket echo baseline
+  version print the version: module version, VCS revision and time
 `)
 }

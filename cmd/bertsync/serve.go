@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/auth"
@@ -32,10 +34,17 @@ type serveFlags struct {
 	maxConns, maxConnsPerAddr, maxPollSessions, rateLimit, rateBurst int
 	// maxTypes is --max-types.
 	maxTypes int
+	// history is --history-size and --history-ttl, as the store takes
+	// them (a negative size keeps none, a negative TTL has no age limit).
+	history models.HistoryConfig
 	// jwt verifies tokens when a key file is given (nil: no
 	// authentication), and rules are the access rules in force.
 	jwt   *auth.JWT
 	rules *models.Rules
+	// tlsCert and tlsKey serve TLS; metricsAddr serves the metrics.
+	tlsCert, tlsKey, metricsAddr string
+	// shutdownTimeout is --shutdown-timeout.
+	shutdownTimeout time.Duration
 }
 
 // parseServeFlags reads args, each flag defaulting to its environment
@@ -77,13 +86,38 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	maxPollSessions := fs.String("max-poll-sessions", env("BERTSYNC_MAX_POLL_SESSIONS", strconv.Itoa(gateway.DefaultMaxPollSessions)), "most `sessions` of the HTTP transports alive at once; past it 503 [BERTSYNC_MAX_POLL_SESSIONS]")
 	rateLimit := fs.String("rate-limit", env("BERTSYNC_RATE_LIMIT", strconv.Itoa(gateway.DefaultMaxMessageRate)), "most `messages` per second one connection or polling session sends; past it {sync, error, {rate_limited, ...}} [BERTSYNC_RATE_LIMIT]")
 	rateBurst := fs.String("rate-burst", env("BERTSYNC_RATE_BURST", ""), "most `messages` sent at once within the rate (the token bucket's size); empty: twice --rate-limit [BERTSYNC_RATE_BURST]")
+	tlsCert := fs.String("tls-cert", env("BERTSYNC_TLS_CERT", ""), "serve HTTPS and WSS (HTTP/2 for the HTTP transports) with the PEM certificate chain in `file`, read again when it changes; needs --tls-key [BERTSYNC_TLS_CERT]")
+	tlsKey := fs.String("tls-key", env("BERTSYNC_TLS_KEY", ""), "the PEM private key `file` of --tls-cert [BERTSYNC_TLS_KEY]")
+	metricsAddr := fs.String("metrics-addr", env("BERTSYNC_METRICS_ADDR", ""), "serve Prometheus metrics at /metrics on a listener of its own at `address` host:port (plain HTTP: keep it private); empty: no metrics [BERTSYNC_METRICS_ADDR]")
+	historySize := fs.String("history-size", env("BERTSYNC_HISTORY_SIZE", strconv.Itoa(models.DefaultHistorySize)), "latest `events` of each model type kept for clients that reconnect to recover; 0 keeps none [BERTSYNC_HISTORY_SIZE]")
+	historyTTL := fs.String("history-ttl", env("BERTSYNC_HISTORY_TTL", models.DefaultHistoryTTL.String()), "`age` past which an event is no longer kept for recovery; 0 means no age limit [BERTSYNC_HISTORY_TTL]")
+	shutdownTimeout := fs.String("shutdown-timeout", env("BERTSYNC_SHUTDOWN_TIMEOUT", gateway.DefaultShutdownTimeout.String()), "on SIGTERM or SIGINT, how long (`duration`) sessions get to answer what they received and polling clients to fetch what is theirs before the rest is closed [BERTSYNC_SHUTDOWN_TIMEOUT]")
 	if err := fs.Parse(args); err != nil {
 		return serveFlags{}, err
 	}
 	if fs.NArg() > 0 {
 		return serveFlags{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	f := serveFlags{addr: *addr, data: *data, path: *path, models: splitFlagList(*modelList), origins: splitFlagList(*origins)}
+	f := serveFlags{addr: *addr, data: *data, path: *path, models: splitFlagList(*modelList), origins: splitFlagList(*origins),
+		tlsCert: *tlsCert, tlsKey: *tlsKey, metricsAddr: strings.TrimSpace(*metricsAddr)}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return serveFlags{}, errors.New("-tls-cert and -tls-key go together: give both or neither")
+	}
+	if f.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(f.metricsAddr); err != nil {
+			return serveFlags{}, fmt.Errorf("bad -metrics-addr %q: want host:port", f.metricsAddr)
+		}
+	}
+	history, err := parseHistory(*historySize, *historyTTL)
+	if err != nil {
+		return serveFlags{}, err
+	}
+	f.history = history
+	timeout, err := time.ParseDuration(strings.TrimSpace(*shutdownTimeout))
+	if err != nil || timeout <= 0 {
+		return serveFlags{}, fmt.Errorf("bad -shutdown-timeout %q: want a positive duration such as 15s", *shutdownTimeout)
+	}
+	f.shutdownTimeout = timeout
 	if err := f.level.UnmarshalText([]byte(*level)); err != nil {
 		return serveFlags{}, fmt.Errorf("bad -log-level %q: want debug, info, warn or error", *level)
 	}
@@ -194,10 +228,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
 	err = gateway.ListenAndServe(ctx, gateway.ServeConfig{
-		Addr:    f.addr,
-		DataDir: f.data,
-		Models:  f.models,
-		Logger:  log,
+		Addr:            f.addr,
+		DataDir:         f.data,
+		Models:          f.models,
+		Logger:          log,
+		TLSCertFile:     f.tlsCert,
+		TLSKeyFile:      f.tlsKey,
+		MetricsAddr:     f.metricsAddr,
+		ShutdownTimeout: f.shutdownTimeout,
 		Gateway: gateway.Config{
 			Path:            f.path,
 			AllowedOrigins:  f.origins,
@@ -218,6 +256,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 		// The document model's bound on the types in the store.
 		MaxTypes: f.maxTypes,
+		History:  f.history,
 	})
 	if err != nil {
 		log.Error("serve failed", "err", err)
@@ -272,4 +311,27 @@ func authenticator(jwt *auth.JWT) gateway.Authenticator {
 		return nil
 	}
 	return jwt
+}
+
+// parseHistory reads --history-size and --history-ttl. Their zero means
+// none (no history, no age limit), which a models.HistoryConfig says
+// with a negative value.
+func parseHistory(size, ttl string) (models.HistoryConfig, error) {
+	var h models.HistoryConfig
+	n, err := strconv.Atoi(strings.TrimSpace(size))
+	if err != nil || n < 0 {
+		return h, fmt.Errorf("bad -history-size %q: want a number of events, 0 for none", size)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(ttl))
+	if err != nil || d < 0 {
+		return h, fmt.Errorf("bad -history-ttl %q: want a duration such as 24h, 0 for no age limit", ttl)
+	}
+	h.Size, h.TTL = n, d
+	if n == 0 {
+		h.Size = -1
+	}
+	if d == 0 {
+		h.TTL = -1
+	}
+	return h, nil
 }

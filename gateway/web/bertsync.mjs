@@ -65,8 +65,16 @@ var RENEW = Object.freeze({
 var TOKEN_PARAM = "token";
 var REDACTED = "[token]";
 var TIMER_MAX = 2147483647;
-var SEEN_TTL = 3e4;
-var SEEN_MAX = 2e3;
+var VERDICT = Object.freeze({
+  // the next one (or the stream has no position yet): applied
+  apply: "apply",
+  // at or below the position: seen already, dropped
+  duplicate: "duplicate",
+  // beyond the next: applied, and the subscribers reload what they missed
+  gap: "gap",
+  // beyond the next while a resubscribe is unanswered: dropped, the reply decides
+  held: "held"
+});
 var HEARTBEAT_INTERVAL = 5e3;
 var ORPHAN_AGE = 5 * 60 * 1e3;
 var KEY = Object.freeze({
@@ -152,6 +160,13 @@ var PUSH = Object.freeze({
   updated: "updated",
   deleted: "deleted",
   broadcast: "broadcast"
+});
+var STREAM = Object.freeze({
+  seq: "seq",
+  epoch: "epoch",
+  since: "since",
+  recovered: "recovered",
+  filtered: "filtered"
 });
 var REPLY = Object.freeze({ ok: "ok", error: "error" });
 var CODE = Object.freeze({
@@ -1142,6 +1157,15 @@ var OfflineQueue = class extends Emitter {
   first() {
     return this.items[0];
   }
+  /**
+   * pendingFor lists the queued writes (broadcasts aside) of the document
+   * id of model, oldest first: what the server has not answered yet.
+   */
+  pendingFor(model, id) {
+    if (id === void 0 || id === null) return [];
+    const key = String(id);
+    return this.items.filter((q) => q.model === model && q.method !== METHOD.broadcast && q.props && String(q.props.id) === key);
+  }
   /** push adds an item at the end and stores the queue. */
   push(item) {
     this.items.push(item);
@@ -1273,12 +1297,71 @@ var OfflineQueue = class extends Emitter {
   }
 };
 
+// src/streams.js
+function parseSubscribeReply(msg) {
+  if (typeof msg === "number") return { seq: msg, epoch: void 0, recovered: false, filtered: false };
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg)) return { seq: void 0, epoch: void 0, recovered: false, filtered: false };
+  const seq = typeof msg[STREAM.seq] === "number" ? msg[STREAM.seq] : void 0;
+  const yes = (v) => v === true || v === "true";
+  return { seq, epoch: msg[STREAM.epoch], recovered: yes(msg[STREAM.recovered]), filtered: yes(msg[STREAM.filtered]) };
+}
+function sameEpoch(a, b) {
+  if (a === void 0 || b === void 0 || a === null || b === null) return false;
+  if (typeof a === "string" && typeof b === "string") return a === b;
+  const x = epochBytes(a);
+  const y = epochBytes(b);
+  if (!x || !y || x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+function epochBytes(e) {
+  if (typeof e === "string") return new TextEncoder().encode(e);
+  if (e instanceof Uint8Array) return e;
+  return null;
+}
+function resumeProps(position) {
+  if (!position || typeof position.seq !== "number" || position.epoch === void 0 || position.epoch === null) return [];
+  return { [STREAM.since]: position.seq, [STREAM.epoch]: position.epoch };
+}
+function isRecovered(asked, reply) {
+  if (!asked || typeof asked.seq !== "number" || !reply.recovered) return false;
+  if (!sameEpoch(asked.epoch, reply.epoch)) return false;
+  return typeof reply.seq === "number" && reply.seq >= asked.seq;
+}
+function verdict(last, seq, resuming, filtered) {
+  if (typeof seq !== "number" || typeof last !== "number") return VERDICT.apply;
+  if (seq <= last) return VERDICT.duplicate;
+  if (seq === last + 1 || filtered) return VERDICT.apply;
+  return resuming ? VERDICT.held : VERDICT.gap;
+}
+function overlayPending(event, props, pending) {
+  if (!pending || !pending.length || event === PUSH.deleted || event === PUSH.broadcast) return props;
+  let out = Object.assign({}, props);
+  for (const item of pending) {
+    if (item.method === METHOD.delete) out = null;
+    else if (item.method !== METHOD.broadcast) out = Object.assign(out || {}, item.props);
+  }
+  return out;
+}
+
 // src/subscriptions.js
+function newStream() {
+  return {
+    subscribers: /* @__PURE__ */ new Set(),
+    seq: void 0,
+    epoch: void 0,
+    fresh: false,
+    asked: null,
+    held: 0,
+    filtered: false,
+    refused: null,
+    reloading: null,
+    reloadAgain: false
+  };
+}
 var Subscriptions = class {
-  constructor(now = Date.now) {
-    this.now = now;
+  constructor() {
     this.streams = /* @__PURE__ */ new Map();
-    this.seen = /* @__PURE__ */ new Map();
   }
   /** has tells whether anyone subscribed to model. */
   has(model) {
@@ -1306,12 +1389,17 @@ var Subscriptions = class {
     for (const s of this.streams.values()) out.push(...s.subscribers);
     return out;
   }
+  /** position returns model's stream position, {seq, epoch}, or undefined without a stream. */
+  position(model) {
+    const s = this.streams.get(model);
+    return s ? { seq: s.seq, epoch: s.epoch } : void 0;
+  }
   /** add adds a subscriber; it tells whether it is model's first (so the server must be told). */
   add(model, subscriber) {
     let s = this.streams.get(model);
     const first = !s;
     if (!s) {
-      s = { subscribers: /* @__PURE__ */ new Set(), seq: void 0 };
+      s = newStream();
       this.streams.set(model, s);
     }
     s.subscribers.add(subscriber);
@@ -1327,64 +1415,115 @@ var Subscriptions = class {
     return true;
   }
   /**
-   * resubscribeProps returns the Props of the subscribe request that renews
-   * a model's subscription on a new connection: none yet, the client reads
-   * the collection again instead (see Client#up).
+   * adopt takes over the subscribers and positions of other (the
+   * Subscriptions of a client this one replaces), so that this one's
+   * first connection resumes where that one stopped.
    */
-  resubscribeProps() {
-    return [];
-  }
-  /**
-   * subscribed records the subscribe reply's Seq, the stream's latest:
-   * every later push has a higher one.
-   */
-  subscribed(model, top) {
-    const s = this.streams.get(model);
-    if (s && typeof top === "number" && (s.seq === void 0 || top > s.seq)) s.seq = top;
-  }
-  /**
-   * duplicate tells whether a push was seen in the last SEEN_TTL ms, and
-   * remembers it.
-   */
-  duplicate(model, seq) {
-    const key = model + "/" + seq;
-    const now = this.now();
-    const at = this.seen.get(key);
-    if (at !== void 0 && now - at < SEEN_TTL) return true;
-    this.seen.set(key, now);
-    if (this.seen.size > SEEN_MAX) {
-      for (const [k, t] of this.seen) if (now - t > SEEN_TTL) this.seen.delete(k);
+  adopt(other) {
+    for (const [model, o] of other.streams) {
+      for (const sub of o.subscribers) this.add(model, sub);
+      const s = this.streams.get(model);
+      if (s.seq === void 0) {
+        s.seq = o.seq;
+        s.epoch = o.epoch;
+        s.fresh = true;
+      }
     }
-    return false;
   }
   /**
-   * advance moves model's stream to seq and tells whether pushes were
-   * missed on the way (a gap in Seq).
+   * resume returns the Props of the subscribe that renews model's
+   * subscription on a new connection, [{since, S}, {epoch, E}] or []
+   * (streams.js resumeProps), and notes that a resubscribe is in flight:
+   * until its reply, a push beyond the next is held back (see verdict).
    */
-  advance(model, seq) {
+  resume(model) {
     const s = this.streams.get(model);
-    if (!s) return false;
-    const last = s.seq;
-    if (typeof seq !== "number") return false;
-    if (last === void 0 || seq > last) s.seq = seq;
-    return typeof last === "number" && seq > last + 1;
+    if (!s) return [];
+    s.asked = { seq: s.seq, epoch: s.epoch };
+    s.held = 0;
+    return resumeProps(s.asked);
   }
   /**
-   * own counts a Seq the server gave a broadcast of this client's, which it
-   * does not push back to the sender, so that the next push does not look
-   * like a gap.
+   * abandon notes that model's resubscribe failed (its connection went):
+   * the next connection asks again.
    */
-  own(model, seq) {
+  abandon(model) {
     const s = this.streams.get(model);
+    if (s) s.asked = null;
+  }
+  /**
+   * subscribed applies the Msg of a subscribe reply to model's stream and
+   * returns {seq, epoch, recovered}: recovered is true when the reply
+   * resumed the position a resubscribe asked from (the missed pushes
+   * follow as ordinary pushes, in order) and no push the client dropped
+   * meanwhile lies beyond what they bring. Otherwise the stream takes the
+   * reply's position, from where the subscribers reload.
+   */
+  subscribed(model, msg) {
+    const reply = parseSubscribeReply(msg);
+    const s = this.streams.get(model);
+    if (!s) return { seq: reply.seq, epoch: reply.epoch, recovered: false };
+    const asked = s.asked;
+    s.asked = null;
+    s.refused = null;
+    const recovered = isRecovered(asked, reply) && s.held <= reply.seq;
+    s.held = 0;
+    s.filtered = reply.filtered;
+    if (!recovered) this.moveTo(s, reply);
+    s.fresh = false;
+    return { seq: reply.seq, epoch: reply.epoch, recovered };
+  }
+  // moveTo sets s's position to reply's. Within one epoch a position only
+  // moves forward: while two transports overlap (a switch), the old one
+  // may have delivered pushes past the new one's reply. A reply without
+  // an epoch (a server before streams) on a new connection may come from
+  // a restarted server, which counts Seq from 1 again: it is taken as it
+  // is.
+  moveTo(s, reply) {
+    if (reply.seq === void 0) return;
+    const same = reply.epoch === void 0 ? s.epoch === void 0 && !s.fresh : sameEpoch(reply.epoch, s.epoch);
+    if (!same || typeof s.seq !== "number" || reply.seq > s.seq) s.seq = reply.seq;
+    s.epoch = reply.epoch;
+  }
+  /** refuse records that the server refused model's subscription. */
+  refuse(model, err) {
+    const s = this.streams.get(model);
+    if (!s) return;
+    s.asked = null;
+    s.refused = err;
+  }
+  /**
+   * accept tells what to do with a push of Seq seq to model (a VERDICT)
+   * and moves the stream's position when it is applied.
+   */
+  accept(model, seq) {
+    const s = this.streams.get(model);
+    if (!s) return VERDICT.apply;
+    const v = verdict(s.seq, seq, s.asked !== null, s.filtered);
+    if (v === VERDICT.held) s.held = Math.max(s.held, seq);
+    else if (v !== VERDICT.duplicate && typeof seq === "number") s.seq = seq;
+    return v;
+  }
+  /**
+   * own counts the Seq of a broadcast of this client's, which the server
+   * does not push back to its sender, so that the next push is no gap.
+   * A reply that is not a Seq (or {seq}) changes nothing.
+   */
+  own(model, msg) {
+    const s = this.streams.get(model);
+    const seq = parseSubscribeReply(msg).seq;
     if (s && typeof seq === "number" && s.seq === seq - 1) s.seq = seq;
   }
   /**
-   * newSession forgets every stream position: a new server session may
-   * be a restarted server, which counts Seq from 1 again.
+   * newSession notes that the connection the streams were answered on
+   * is gone: the positions stay (the next connection resumes from them),
+   * marked fresh (see moveTo).
    */
   newSession() {
-    this.seen.clear();
-    for (const s of this.streams.values()) s.seq = void 0;
+    for (const s of this.streams.values()) {
+      s.fresh = true;
+      s.asked = null;
+    }
   }
 };
 
@@ -1907,9 +2046,7 @@ var Client = class extends Emitter {
    */
   takeOver(old) {
     if (!this.tokenGiven && old.token) this.token = old.token;
-    for (const model of old.subscriptions.models()) {
-      for (const s of old.subscriptions.subscribers(model)) this.subscriptions.add(model, s);
-    }
+    this.subscriptions.adopt(old.subscriptions);
     for (const [qid, late] of old.late) this.late.set(qid, late);
     for (const item of old.queue.unstored()) this.queue.push(item);
   }
@@ -2170,8 +2307,12 @@ var Client = class extends Emitter {
     );
   }
   // up makes t the transport. Subscriptions live in the server's session:
-  // renew them, then send what was queued, then catch up on what happened
-  // meanwhile.
+  // renew them, each asking to resume its stream, then send what was
+  // queued. A stream the server resumed gets what it missed as ordinary
+  // pushes, right after the reply and before any live push (the queue's
+  // own included), so the page sees every change in the server's order;
+  // the subscribers of the others reload once the queue is sent, so that
+  // what they read holds the tab's own writes.
   up(t, fallback) {
     const old = this.transport;
     if (!old) this.subscriptions.newSession();
@@ -2180,15 +2321,78 @@ var Client = class extends Emitter {
     this.setState(STATE.online);
     this.trigger("transport", t.name);
     const models = this.subscriptions.models();
-    Promise.all(models.map((m) => this.sendSubscribe(m, this.subscriptions.resubscribeProps(m)).catch(() => {
-    }))).then(() => {
+    Promise.all(models.map((m) => this.resubscribe(m))).then((reload) => {
       if (old) this.retire(old);
       this.pump();
-      return this.drained();
-    }).then(() => {
-      for (const s of this.subscriptions.all()) s.reload();
+      return this.drained().then(() => reload);
+    }).then((reload) => {
+      const reloaded = models.filter((m, i) => reload[i]);
+      for (const m of reloaded) this.reload(m);
+      this.trigger("synced", reloaded);
     });
     if (fallback) this.scheduleProbe();
+  }
+  // resubscribe renews model's subscription on the new connection and
+  // resolves with whether its subscribers must reload: not when the
+  // server resumed the stream, nor when the connection went meanwhile
+  // (the next one asks again), nor when the server refused it (refusal).
+  // A replay is not awaited: pushes of it that never come show as a gap
+  // at the next push. (Where the rules let a subscriber hear only its
+  // own documents, the replay ends short of Top by design.)
+  resubscribe(model) {
+    const props = this.subscriptions.resume(model);
+    return this.sendSubscribe(model, props).then(
+      (pos) => {
+        this.trigger("resubscribed", model, pos.recovered, pos.seq);
+        return !pos.recovered;
+      },
+      (err) => {
+        if (err && err.transient) {
+          this.subscriptions.abandon(model);
+          return false;
+        }
+        this.refusal(model, err);
+        return false;
+      }
+    );
+  }
+  // refusal reports that the server refused model's subscription on a
+  // new connection, where no caller waits for the answer: on the client's
+  // error event (with {method: 'subscribe', model}) and to each subscriber
+  // that has a refused(err). The subscribers stay: the next connection
+  // asks again (a new token may be let in), until unsubscribe.
+  refusal(model, err) {
+    this.subscriptions.refuse(model, err);
+    this.trigger("error", err, { method: METHOD.subscribe, model });
+    for (const s of this.subscriptions.subscribers(model)) {
+      if (typeof s.refused === "function") s.refused(err);
+    }
+  }
+  // reload has model's subscribers read what they show again, one round
+  // at a time: asked for during one, another round follows it, since the
+  // reads under way may have been answered before what made it ask.
+  reload(model) {
+    const s = this.subscriptions.get(model);
+    if (!s || s.refused) return;
+    if (s.reloading) {
+      s.reloadAgain = true;
+      return;
+    }
+    this.trigger("reload", model);
+    const rounds = Array.from(s.subscribers).map((sub) => {
+      try {
+        return Promise.resolve(sub.reload()).catch(() => {
+        });
+      } catch {
+        return void 0;
+      }
+    });
+    s.reloading = Promise.all(rounds).then(() => {
+      s.reloading = null;
+      if (!s.reloadAgain) return;
+      s.reloadAgain = false;
+      this.reload(model);
+    });
   }
   // retire closes a transport that another replaced, once the replies it
   // owes have come (or RETIRE_TIMEOUT has passed).
@@ -2269,7 +2473,14 @@ var Client = class extends Emitter {
    * connection, or no reply within requestTimeout).
    */
   request(method, model, props) {
-    if (this.switchGate) return this.switchGate.then(() => this.request(method, model, props));
+    return this.call(method, model, props);
+  }
+  // call is request with onReply: when given, it is called with the Msg
+  // as the reply is read, before any later message is (a resubscribe's
+  // replayed pushes come right after it), and its result is what the
+  // promise resolves with.
+  call(method, model, props, onReply) {
+    if (this.switchGate) return this.switchGate.then(() => this.call(method, model, props, onReply));
     const t = this.transport;
     if (!t || this.state !== STATE.online) return Promise.reject(new TransportError("offline"));
     const ref = ++this.ref;
@@ -2279,7 +2490,7 @@ var Client = class extends Emitter {
     } catch (e) {
       return Promise.reject(new BertsyncError(CODE.badRequest, e.message));
     }
-    const entry = { transport: t };
+    const entry = { transport: t, onReply };
     entry.promise = new Promise((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;
@@ -2307,8 +2518,19 @@ var Client = class extends Emitter {
       }
       this.pendingReplies.delete(msg.ref);
       clearTimeout(entry.timer);
-      if (msg.error) entry.reject(msg.error);
-      else entry.resolve(msg.value);
+      if (msg.error) {
+        entry.reject(msg.error);
+        return;
+      }
+      if (!entry.onReply) {
+        entry.resolve(msg.value);
+        return;
+      }
+      try {
+        entry.resolve(entry.onReply(msg.value));
+      } catch (e) {
+        entry.reject(e);
+      }
       return;
     }
     if (msg.kind === "push") {
@@ -2317,19 +2539,27 @@ var Client = class extends Emitter {
     }
     this.trigger("error", new BertsyncError(CODE.badRequest, "unexpected message from the server"));
   }
+  // push applies a push, by its Seq against the stream's position: one
+  // seen already (two transports overlapping in a switch, a replay of
+  // what another transport brought) is dropped, one beyond the next
+  // means pushes were missed, and the subscribers reload. Subscribers
+  // and the cache see the document with the tab's queued writes of it
+  // laid over (streams.js overlayPending); the push event has it as the
+  // server sent it.
   push(event, model, props, seq) {
-    if (this.subscriptions.duplicate(model, seq)) return;
+    const v = this.subscriptions.accept(model, seq);
+    if (v === VERDICT.duplicate || v === VERDICT.held) return;
+    if (Array.isArray(props) && props.length === 0) props = {};
+    let shown = props;
     if (isAttributes(props)) {
-      if (event === PUSH.created || event === PUSH.updated) this.cache.put(model, props);
+      shown = overlayPending(event, props, this.queue.pendingFor(model, props.id));
+      if (shown && (event === PUSH.created || event === PUSH.updated)) this.cache.put(model, shown);
       if (event === PUSH.deleted) this.cache.delete(model, props.id);
-    } else if (Array.isArray(props) && props.length === 0) {
-      props = {};
     }
-    const gap = this.subscriptions.advance(model, seq);
-    for (const s of this.subscriptions.subscribers(model)) {
-      s.push(event, props, seq);
-      if (gap && event !== PUSH.broadcast) s.reload();
+    if (shown !== null) {
+      for (const s of this.subscriptions.subscribers(model)) s.push(event, shown, seq);
     }
+    if (v === VERDICT.gap) this.reload(model);
     this.trigger("push", event, model, props, seq);
     if (event === PUSH.broadcast) this.trigger("broadcast", model, props, seq);
   }
@@ -2429,7 +2659,11 @@ var Client = class extends Emitter {
     const wasSent = item.sent;
     item.sent = true;
     this.queue.save();
-    this.request(item.method, item.model, item.props).then(
+    const onReply = item.method === METHOD.broadcast ? (res) => {
+      this.subscriptions.own(item.model, res);
+      return res;
+    } : void 0;
+    this.call(item.method, item.model, item.props, onReply).then(
       (res) => this.finish(item, null, res),
       (err) => {
         if (isRetryable(err)) {
@@ -2458,7 +2692,6 @@ var Client = class extends Emitter {
       this.trigger("error", err, item);
     } else {
       if (isAttributes(res) && res.id !== void 0 && item.method !== METHOD.delete) this.cache.put(item.model, res);
-      if (item.method === METHOD.broadcast) this.subscriptions.own(item.model, res);
       if (w) w.resolve(res);
       else if (late && late.landed) late.landed(res);
       this.trigger("sent", item, res);
@@ -2477,22 +2710,28 @@ var Client = class extends Emitter {
     for (const f of ws) f();
     this.trigger("drained");
   }
+  // sendSubscribe sends a subscribe and resolves with the stream's
+  // position after its reply, {seq, epoch, recovered}; the reply is
+  // applied as it is read, before the pushes that follow it.
   sendSubscribe(model, props) {
-    return this.request(METHOD.subscribe, model, props).then((top) => {
-      this.subscriptions.subscribed(model, top);
-      return top;
-    });
+    return this.call(METHOD.subscribe, model, props, (msg) => this.subscriptions.subscribed(model, msg));
   }
   /**
-   * subscribe adds a subscriber ({push(event, props, seq), reload()}) to
-   * model's pushes, telling the server for the first. It resolves once the
-   * server has answered, or at once when offline (the subscription is
-   * renewed on every connection).
+   * subscribe adds a subscriber ({push(event, props, seq), reload()},
+   * optionally refused(error)) to model's pushes, telling the server for
+   * the first. Online, it resolves once the server has answered (with
+   * the stream's position, {seq, epoch, recovered}), and rejects with the
+   * server's error when it refuses: the subscriber is then removed.
+   * Offline, it resolves at once (with undefined): the subscription is
+   * renewed on every connection, and a refusal then is reported on the
+   * error event and to the subscriber's refused (see refusal).
    */
   subscribe(model, subscriber) {
     if (!this.subscriptions.add(model, subscriber) || this.state !== STATE.online) return Promise.resolve();
     return this.sendSubscribe(model, []).catch((e) => {
-      if (!e.transient) throw e;
+      if (e.transient) return void 0;
+      this.subscriptions.remove(model, subscriber);
+      throw e;
     });
   }
   /** unsubscribe removes a subscriber, telling the server after the last. */
@@ -2587,7 +2826,10 @@ function subscriberOf(c) {
     s = {
       collection: c,
       push: (event, props, seq) => applyPush(c, event, props, seq),
-      reload: () => c.fetch({ remove: true, bertsyncCatchUp: true })
+      reload: () => c.fetch({ remove: true, bertsyncCatchUp: true }),
+      // A subscription the server refused on a new connection: told as
+      // Backbone tells a failed request, on the collection's error event.
+      refused: (err) => c.trigger("error", c, err, { bertsyncSubscribe: true })
     };
     subscribers.set(c, s);
   }
@@ -2825,13 +3067,12 @@ export {
   REPLY,
   RETIRE_TIMEOUT,
   ReconnectTimer,
-  SEEN_MAX,
-  SEEN_TTL,
   SESSION_TAB_KEY,
   SMALL_BIG_MAX_DIGITS,
   SMALL_INTEGER_MAX,
   SMALL_TUPLE_MAX,
   STATE,
+  STREAM,
   STRING_CHUNK,
   SYNC,
   Subscriptions,
@@ -2844,6 +3085,7 @@ export {
   TransportError,
   Tuple,
   UPLOAD_PART,
+  VERDICT,
   VERSION,
   WRITER_INITIAL_SIZE,
   WS_CLOSE_UNAUTHORIZED,
@@ -2860,16 +3102,22 @@ export {
   encode,
   encodeRequest,
   install,
+  isRecovered,
   jitter,
   jwtClaims,
   jwtExpiry,
   memoryStorage,
   modelName,
   newId,
+  overlayPending,
   parseMessage,
+  parseSubscribeReply,
   renewDelay,
   replyError,
+  resumeProps,
+  sameEpoch,
   toJS,
   tuple,
-  upload
+  upload,
+  verdict
 };

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bertsync/bertsync/auth"
+	"github.com/bertsync/bertsync/bert"
 	"github.com/bertsync/bertsync/gateway"
 	"github.com/bertsync/bertsync/models"
 )
@@ -50,7 +51,7 @@ func small(t *testing.T) Config {
 	return Config{
 		Serve: serveGateway, Data: t.TempDir(),
 		Clients: 2, Duration: time.Second, Requests: 40, Repeat: 1, Ops: []string{"read", "create"},
-		Subscribers: 20, Rounds: 3, Idle: 20, Phases: []string{"idle", "rt", "fanout", "auth"},
+		Subscribers: 20, Rounds: 3, Idle: 20, Types: 2, Phases: []string{"idle", "rt", "fanout", "commit", "auth"},
 	}
 }
 
@@ -67,6 +68,7 @@ func TestRunSmoke(t *testing.T) {
 		"Round trips: 2 clients", "bertsync {sync, read", "bertsync {sync, create",
 		"Fan-out: one update pushed to 20 subscribers, 3 rounds", "gorilla broadcast hub",
 		"Auth: read round trips on anonymous and JWT connections", "anonymous {sync, read", "JWT (HS256, Authorization: Bearer)",
+		"Group commit: creates", "bertsync, 1 client, one type", "bertsync, 2 clients, one type", "bertsync, 2 clients over 2 types",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
@@ -93,6 +95,77 @@ func TestRunPhases(t *testing.T) {
 	if s := out.String(); !strings.Contains(s, "Round trips:") || strings.Contains(s, "Idle connections") ||
 		strings.Contains(s, "Fan-out") || strings.Contains(s, "bench_created") || strings.Contains(s, "Auth:") {
 		t.Errorf("want the round trips of read only:\n%s", s)
+	}
+}
+
+// TestRunCommit runs the commit phase against the in-process server and
+// a second running server to compare with: every load runs on both, and
+// the report compares their latencies and rates.
+func TestRunCommit(t *testing.T) {
+	other, err := startInProcess(t.Context(), serveGateway, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.stop()
+	cfg := small(t)
+	cfg.Phases = []string{"commit"}
+	cfg.Clients, cfg.Types, cfg.Requests, cfg.Repeat = 4, 3, 24, 2
+	cfg.CompareURL = "ws://" + other.addr + "/bullet"
+	var out, errb strings.Builder
+	if err := Run(t.Context(), cfg, &out, &errb); err != nil {
+		t.Fatalf("Run: %v\nstderr: %s\n%s", err, errb.String(), out.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"Group commit: creates", "compare: " + cfg.CompareURL, "gorilla echo, 4 clients",
+		"bertsync, 1 client, one type", "bertsync, 4 clients, one type", "bertsync, 4 clients over 3 types",
+		"compare, 1 client, one type", "compare, 4 clients, one type", "compare, 4 clients over 3 types",
+		"one client's create latency p50, bertsync / compare: ", "one client's create latency p99, bertsync / compare: ",
+		"4 clients over 3 types trips/s, bertsync / compare: ", "(load average: ",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Round trips:") || strings.Contains(s, "Fan-out") {
+		t.Errorf("other phases ran:\n%s", s)
+	}
+	// Each load made its documents on its own types of the compared
+	// server too.
+	c, err := dial(t.Context(), cfg.CompareURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, model := range []string{"bench_gc_one", "bench_gc", "bench_gc_0", "bench_gc_1", "bench_gc_2"} {
+		reply, err := call(c, marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("read"), bert.Atom(model), bert.List{}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var term any
+		if err := bert.Unmarshal(reply, &term); err != nil {
+			t.Fatal(err)
+		}
+		if tu, ok := term.(bert.Tuple); !ok || len(tu) != 3 || len(asList(tu[2])) == 0 {
+			t.Errorf("%s of the compared server holds no document: %v", model, term)
+		}
+	}
+}
+
+func asList(v any) bert.List {
+	l, _ := v.(bert.List)
+	return l
+}
+
+// TestExplainReply names a rate limit as the likely cause of a refusal.
+func TestExplainReply(t *testing.T) {
+	reply := marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("error"), bert.Tuple{bert.Atom("rate_limited"), []byte("slow down")}})
+	err := explainReply(io.ErrUnexpectedEOF, reply)
+	if err == nil || !strings.Contains(err.Error(), "rate_limited") || !strings.Contains(err.Error(), "--rate-limit") {
+		t.Errorf("explainReply: %v", err)
+	}
+	if explainReply(nil, reply) != nil {
+		t.Errorf("explainReply(nil) is not nil")
 	}
 }
 
@@ -129,6 +202,9 @@ func TestValidate(t *testing.T) {
 		{"rounds", func(c *Config) { c.Rounds = 0 }, "--rounds must be 1..10000"},
 		{"no server", func(c *Config) { c.Serve = nil }, "no server"},
 		{"zero", func(c *Config) { *c = Config{} }, "--clients"},
+		{"types", func(c *Config) { c.Types = 0 }, "--types must be 1..1000"},
+		{"compare without commit", func(c *Config) { c.Phases = []string{"rt"}; c.CompareURL = "ws://127.0.0.1:1/bullet" }, "--compare-url is a server for the commit phase"},
+		{"compare url", func(c *Config) { c.CompareURL = "127.0.0.1:1" }, `--compare-url "127.0.0.1:1": want ws://HOST:PORT/PATH`},
 	} {
 		cfg := small(t)
 		tc.edit(&cfg)

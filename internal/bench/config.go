@@ -52,9 +52,18 @@ type Config struct {
 	// Idle is the number of connections of the idle phase.
 	Idle int
 
-	// Phases are the phases to run: "idle", "rt", "fanout", "auth". They
-	// run in that order whatever the order here. "auth" needs the
-	// in-process server (no URL): it starts one of its own.
+	// Types is the number of model types the commit phase's Clients
+	// create on in its spread run, client i on type i mod Types.
+	Types int
+	// CompareURL is, for the commit phase, the Bullet endpoint of
+	// another running server on loopback (the previous release, say)
+	// that gets the same creates, each run right after the server under
+	// test's, ws://HOST:PORT/PATH. Empty: none.
+	CompareURL string
+
+	// Phases are the phases to run: "idle", "rt", "fanout", "commit",
+	// "auth". They run in that order whatever the order here. "auth"
+	// needs the in-process server (no URL): it starts one of its own.
 	Phases []string
 
 	// CPUProfile, if not empty, is the file a CPU profile of the whole
@@ -95,6 +104,7 @@ const (
 	maxRounds   = 10000
 	maxRequests = 100_000_000
 	maxRepeat   = 100
+	maxTypes    = 1000
 )
 
 // Validate reports the first field that is out of its bounds or unknown.
@@ -114,6 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--rounds must be 1..%d", maxRounds)
 	case c.Idle < 1 || c.Idle > maxConns:
 		return fmt.Errorf("--idle must be 1..%d", maxConns)
+	case slices.Contains(c.Phases, "commit") && (c.Types < 1 || c.Types > maxTypes):
+		return fmt.Errorf("--types must be 1..%d", maxTypes)
 	}
 	for _, op := range c.Ops {
 		if op != "read" && op != "create" {
@@ -122,14 +134,21 @@ func (c Config) Validate() error {
 	}
 	for _, p := range c.Phases {
 		switch p {
-		case "idle", "rt", "fanout", "auth":
+		case "idle", "rt", "fanout", "commit", "auth":
 		default:
-			return fmt.Errorf("--phases: unknown phase %q (want idle, rt, fanout, auth)", p)
+			return fmt.Errorf("--phases: unknown phase %q (want idle, rt, fanout, commit, auth)", p)
+		}
+	}
+	if c.CompareURL != "" {
+		if !slices.Contains(c.Phases, "commit") {
+			return errors.New("--compare-url is a server for the commit phase: add commit to --phases")
+		}
+		if !isWSURL(c.CompareURL) {
+			return fmt.Errorf("--compare-url %q: want ws://HOST:PORT/PATH", c.CompareURL)
 		}
 	}
 	if c.URL != "" {
-		u, err := url.Parse(c.URL)
-		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		if !isWSURL(c.URL) {
 			return fmt.Errorf("--url %q: want ws://HOST:PORT/PATH", c.URL)
 		}
 		if slices.Contains(c.Phases, "auth") {
@@ -139,4 +158,10 @@ func (c Config) Validate() error {
 		return errors.New("no server: set --url, or Config.Serve to run one in this process")
 	}
 	return nil
+}
+
+// isWSURL reports whether s is a ws:// or wss:// URL with a host.
+func isWSURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "ws" || u.Scheme == "wss") && u.Host != ""
 }

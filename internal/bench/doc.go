@@ -1,7 +1,7 @@
 // Package bench measures a bertsync server against baselines started in
 // the same process, for `bertsync bench`.
 //
-// [Run] loads the server under test over loopback in up to four phases,
+// [Run] loads the server under test over loopback in up to five phases,
 // always in this order, and prints each phase's figures beside the same
 // figures for a baseline:
 //
@@ -12,6 +12,11 @@
 //	         echo of the same bytes, and per CPU second of the process
 //	fanout   latency from one update to its push at every subscriber,
 //	         against a naive gorilla broadcast hub
+//	commit   creates, each a committed write, from one client, from
+//	         --clients on one model type and from --clients spread over
+//	         --types types, against the echo of the same bytes and the
+//	         one-client run, with one client's latency p50/p99 against
+//	         another server's (--compare-url, the previous release)
 //	auth     read round trips on connections opened with a JWT against
 //	         anonymous ones, on a server of its own that authenticates
 //	         (--jwt-secret-file)

@@ -69,6 +69,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if slices.Contains(cfg.Phases, "commit") {
+		if err := commitPhase(ctx, cfg, target, "ws://"+base.addr+"/echo", stdout); err != nil {
+			return err
+		}
+	}
 	// Last: it starts a server of its own.
 	if slices.Contains(cfg.Phases, "auth") {
 		if err := authPhase(ctx, cfg, stdout); err != nil {

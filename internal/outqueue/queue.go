@@ -67,11 +67,13 @@ func (e *FullError) Error() string {
 // is not usable; call [New] or [Queue.Init].
 type Queue struct {
 	lim Limits
-	// ready (capacity 1) holds a token while the queue may have items
-	// for a consumer that waits.
-	ready chan struct{}
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// ready (capacity 1) holds a token while the queue may have items
+	// for a consumer that waits. It is made by the first call of Ready:
+	// a consumer that never waits on it (the WebSocket writer) costs its
+	// queue no channel.
+	ready  chan struct{}
 	items  []Item // items[head:] are queued, oldest first
 	head   int
 	bytes  int
@@ -89,7 +91,7 @@ func New(lim Limits) *Queue {
 // queue with the given bounds: one allocation fewer per connection than
 // New. It must be called before any other method, and q not copied after.
 func (q *Queue) Init(lim Limits) {
-	q.lim, q.ready = lim, make(chan struct{}, 1)
+	q.lim = lim
 }
 
 // Add appends it, or fails with a [*FullError] when a bound would be
@@ -116,8 +118,9 @@ func (q *Queue) Add(it Item) error {
 	}
 	q.items = append(q.items, it)
 	q.bytes += len(it.Data)
+	ready := q.ready
 	q.mu.Unlock()
-	q.signal()
+	signal(ready)
 	return nil
 }
 
@@ -125,18 +128,35 @@ func (q *Queue) Add(it Item) error {
 // waiting. Each Add sends at most one value, which one waiter takes; a
 // consumer that takes only some of the items, or gives up without
 // taking, calls [Queue.Signal] so that another waiter sees the rest.
-func (q *Queue) Ready() <-chan struct{} { return q.ready }
+func (q *Queue) Ready() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ready == nil {
+		q.ready = make(chan struct{}, 1)
+		if q.head < len(q.items) {
+			q.ready <- struct{}{}
+		}
+	}
+	return q.ready
+}
 
 // Signal wakes a waiter of [Queue.Ready] when the queue holds items.
 func (q *Queue) Signal() {
-	if q.Len() > 0 {
-		q.signal()
+	q.mu.Lock()
+	ready, n := q.ready, len(q.items)-q.head
+	q.mu.Unlock()
+	if n > 0 {
+		signal(ready)
 	}
 }
 
-func (q *Queue) signal() {
+// signal puts a token in ready, if made, unless one is there already.
+func signal(ready chan struct{}) {
+	if ready == nil {
+		return
+	}
 	select {
-	case q.ready <- struct{}{}:
+	case ready <- struct{}{}:
 	default: // a wakeup is pending already
 	}
 }
@@ -218,8 +238,9 @@ func (q *Queue) PutFront(items []Item) {
 	for _, it := range items {
 		q.bytes += len(it.Data)
 	}
+	ready := q.ready
 	q.mu.Unlock()
-	q.signal()
+	signal(ready)
 }
 
 // compact lets an emptied queue's array go, keeping a small one for
@@ -237,9 +258,9 @@ func (q *Queue) compact() {
 }
 
 // keptCap bounds the array an emptied queue keeps: reusing it spares
-// each push an allocation, and keeping only a small one keeps an idle
-// connection small after a backlog.
-const keptCap = 4
+// each push to an idle client an allocation, and keeping one item's
+// keeps an idle connection small, after a backlog too.
+const keptCap = 1
 
 // Len returns the number of queued items.
 func (q *Queue) Len() int {

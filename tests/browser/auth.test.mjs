@@ -124,7 +124,8 @@ for (const tc of [
 
 test('a token about to expire is renewed ahead, and the page goes on without a break', async () => {
   const model = uniqueModel('ahead');
-  const short = token('dave', 4);
+  // Short enough to expire during the test, long enough to outlive a page load on a busy machine.
+  const short = token('dave', 8);
   const exp = JSON.parse(Buffer.from(short.split('.')[1], 'base64url')).exp;
   const page = await authPage({ token: short }, { optionsScript: RENEW, setup: renewing('dave') });
   await page.evaluate(async (name) => { window.c = T.collection(name); await c.subscribe(); }, model);
@@ -147,7 +148,7 @@ test('a token about to expire is renewed ahead, and the page goes on without a b
 test('a WebSocket whose token expires is closed with 4401; renewToken is called and the page carries on, resubscribed', async () => {
   const model = uniqueModel('expiry');
   // renewBefore 0: no renewal ahead, so the server's close is what renews.
-  const page = await authPage({ token: token('frank', 3), renewBefore: 0 }, { optionsScript: RENEW, setup: renewing('frank') });
+  const page = await authPage({ token: token('frank', 8), renewBefore: 0 }, { optionsScript: RENEW, setup: renewing('frank') });
   await page.evaluate(async (name) => {
     window.downs = [];
     Bertsync.on('down', (why) => downs.push(why));

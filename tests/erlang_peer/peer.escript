@@ -47,8 +47,10 @@ run(Host, Port, Path) ->
     B = connect(Host, Port, Path),
     Model = erlang_character,
 
-    %% B subscribes; A creates with a ref of its own.
-    {sync, ok, _} = call(B, {sync, subscribe, Model, []}),
+    %% B subscribes (the reply is the stream's position, DESIGN 5); A
+    %% creates with a ref of its own.
+    {sync, ok, [{seq, Top0}, {epoch, Epoch}]} = call(B, {sync, subscribe, Model, []}),
+    true = is_integer(Top0) andalso is_binary(Epoch),
     Name = <<"Gandalf the Grey ", 16#2713/utf8>>,
     {sync, ok, Created, {peer, 1}} =
         call(A, {sync, create, Model, [{name, Name}, {level, 20}, {pi, 3.14159}, {tags, [wizard, <<"istar">>]}], {peer, 1}}),
@@ -110,6 +112,19 @@ run(Host, Port, Path) ->
     Seq4 = Seq3 + 1,
     {sync, broadcast, Model, Said, Seq4} = recv_term(B),
     <<"you shall not pass">> = prop(text, Said),
+
+    %% Recovery: a third connection that saw Seq1 gets the events after
+    %% it, in order, right after its reply; booleans as {bert, Bool}.
+    C = connect(Host, Port, Path),
+    {sync, ok, [{seq, Seq4}, {epoch, Epoch}, {recovered, {bert, true}}]} =
+        call(C, {sync, subscribe, Model, [{since, Seq1}, {epoch, Epoch}]}),
+    {sync, updated, Model, _, Seq2} = recv_term(C),
+    {sync, created, Model, _, Seq3} = recv_term(C),
+    {sync, broadcast, Model, Said, Seq4} = recv_term(C),
+    {sync, ok, [{seq, Seq4}, {epoch, Epoch}, {recovered, {bert, false}}]} =
+        call(C, {sync, subscribe, Model, [{since, Seq1}, {epoch, <<"another">>}]}),
+    ok = send_frame(C, 8, <<1000:16>>),
+    close = recv_message(C),
 
     %% Errors: each a clear {sync, error, {Code, Message}} and the
     %% connection lives on.

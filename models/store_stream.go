@@ -1,0 +1,200 @@
+package models
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// The streams in the store file (see [Store] for the documents). Each
+// model type's bucket holds, besides docs and order:
+//
+//	stream  a key, not a bucket: the Seq of the type's latest event, 8
+//	        bytes big-endian
+//	events  key: Seq as 8 bytes big-endian; value: the time it was
+//	        appended, in Unix nanoseconds as 8 bytes big-endian, and
+//	        the event's push message
+//
+// The "meta" root bucket holds the key "epoch": the epoch of every
+// stream of the file, chosen when the file was made. The streams live in
+// the types' buckets so that they count towards the bound on types: a
+// broadcast to a new name makes a type as a create does.
+var (
+	metaBucket   = []byte("meta")
+	epochKey     = []byte("epoch")
+	streamKey    = []byte("stream")
+	eventsBucket = []byte("events")
+)
+
+// pruneBatch bounds the events one append removes from the front of a
+// history past its size or TTL, so that an append after a long quiet
+// spell (or a smaller --history-size) costs no more than a few. What is
+// left is removed by the next appends, and never replayed meanwhile:
+// [Store.Since] checks the floor and the TTL itself.
+const pruneBatch = 16
+
+// Append adds an event to the stream of model, in the transaction of the
+// write, and returns its Seq.
+func (tx *storeTx) Append(model string, encode func(seq int64) ([]byte, error)) (int64, error) {
+	m, err := tx.typeBucket(model, tx.s.cfg.MaxTypes)
+	if err != nil {
+		return 0, err
+	}
+	seq := streamTop(m) + 1
+	data, err := encode(seq)
+	if err != nil {
+		return 0, err
+	}
+	tx.dirty = true
+	if err := m.Put(streamKey, seqKey(uint64(seq))); err != nil {
+		return 0, err
+	}
+	events := m.Bucket(eventsBucket)
+	if events == nil {
+		if events, err = m.CreateBucket(eventsBucket); err != nil {
+			return 0, err
+		}
+	}
+	h := tx.s.cfg.History
+	added := 0
+	if h.Size > 0 {
+		v := make([]byte, 8, 8+len(data))
+		binary.BigEndian.PutUint64(v, uint64(tx.now.UnixNano()))
+		if err := events.Put(seqKey(uint64(seq)), append(v, data...)); err != nil {
+			return 0, err
+		}
+		added = 1
+	}
+	pruned, err := prune(events, seq-int64(h.Size), tx.now, h.TTL)
+	if tx.history == nil {
+		tx.history = make(map[string]int)
+	}
+	tx.history[model] += added - pruned
+	return seq, err
+}
+
+// prune removes, from the front of a history, the events up to Seq floor
+// and those older than ttl (none when it is 0), at most pruneBatch, and
+// returns how many it removed.
+func prune(events *bbolt.Bucket, floor int64, now time.Time, ttl time.Duration) (int, error) {
+	c := events.Cursor()
+	for n := range pruneBatch {
+		k, v := c.First()
+		if k == nil {
+			return n, nil
+		}
+		if int64(binary.BigEndian.Uint64(k)) > floor && (ttl == 0 || !expired(v, now, ttl)) {
+			return n, nil
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+	}
+	return pruneBatch, nil
+}
+
+// expired reports whether the stored event v is older than ttl at now.
+func expired(v []byte, now time.Time, ttl time.Duration) bool {
+	return now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) >= ttl
+}
+
+// streamTop returns the Seq of the latest event of a type's bucket m.
+func streamTop(m *bbolt.Bucket) int64 {
+	if v := m.Get(streamKey); len(v) == 8 {
+		return int64(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
+// Position returns where the stream of model is.
+func (s *Store) Position(ctx context.Context, model string) (Position, error) {
+	pos := Position{Epoch: s.epoch}
+	err := s.view(ctx, func(btx *bbolt.Tx) error {
+		if m := btx.Bucket(rootBucket).Bucket([]byte(model)); m != nil {
+			pos.Seq = streamTop(m)
+		}
+		return nil
+	})
+	return pos, err
+}
+
+// Since returns the events of model after Seq after (see [EventLog]).
+func (s *Store) Since(ctx context.Context, model string, after int64, maxBytes int) ([]Event, bool, error) {
+	var out []Event
+	complete := false
+	err := s.view(ctx, func(btx *bbolt.Tx) error {
+		var top int64
+		m := btx.Bucket(rootBucket).Bucket([]byte(model))
+		if m != nil {
+			top = streamTop(m)
+		}
+		if after < 0 || after > top {
+			return nil
+		}
+		if after == top {
+			complete = true
+			return nil
+		}
+		// Below the floor of the history as configured now: events the
+		// history should no longer hold, kept by a larger size before or
+		// not pruned yet, are not replayed.
+		if after < top-int64(s.cfg.History.Size) {
+			return nil
+		}
+		events := m.Bucket(eventsBucket)
+		if events == nil {
+			return nil
+		}
+		now, ttl := s.now(), s.cfg.History.TTL
+		c := events.Cursor()
+		k, v := c.Seek(seqKey(uint64(after + 1)))
+		if k == nil || int64(binary.BigEndian.Uint64(k)) != after+1 || len(v) < 8 || (ttl > 0 && expired(v, now, ttl)) {
+			return nil // pruned, or too old
+		}
+		n := 0
+		want := after + 1
+		for ; k != nil; k, v = c.Next() {
+			seq := int64(binary.BigEndian.Uint64(k))
+			if seq != want || len(v) < 8 {
+				return fmt.Errorf("models: store: history of %s has event %d where %d belongs", model, seq, want)
+			}
+			if n += len(v) - 8; maxBytes > 0 && n > maxBytes {
+				out = nil
+				return nil
+			}
+			// Copied: v is memory of the file, valid only in this view.
+			out = append(out, Event{
+				Seq:  seq,
+				Time: time.Unix(0, int64(binary.BigEndian.Uint64(v))),
+				Data: append([]byte(nil), v[8:]...),
+			})
+			want++
+		}
+		if want != top+1 {
+			return fmt.Errorf("models: store: history of %s ends at %d, its stream at %d", model, want-1, top)
+		}
+		complete = true
+		return nil
+	})
+	if err != nil || !complete {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// loadEpoch returns the epoch of the store file, choosing it if the file
+// has none: it is new, or it was written before streams had one.
+func loadEpoch(btx *bbolt.Tx) (string, error) {
+	meta, err := btx.CreateBucketIfNotExists(metaBucket)
+	if err != nil {
+		return "", err
+	}
+	if v := meta.Get(epochKey); len(v) > 0 {
+		return string(v), nil
+	}
+	epoch := newEpoch()
+	return epoch, meta.Put(epochKey, []byte(epoch))
+}
