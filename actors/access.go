@@ -187,14 +187,22 @@ func notYours(model, id string) error {
 	return models.Errorf(models.CodeNotFound, "no %s with id %q", model, id)
 }
 
-// withHandlerContext runs fn with a handler's context: the request's
-// deadline under the system's context.
+// withHandlerContext runs fn with a handler's context (handlerContext).
 func (a *modelActor) withHandlerContext(fn func(context.Context) error) error {
+	ctx, release := a.handlerContext()
+	defer release()
+	return fn(ctx)
+}
+
+// handlerContext returns a handler's context, the request's deadline
+// under the system's context, and the function that releases it: when
+// the handler has returned, or for a commit, which outlives the call
+// that hands it over, when the commit is done.
+func (a *modelActor) handlerContext() (context.Context, func()) {
 	m := a.m
 	if d := m.sys.cfg.RequestTimeout; d > 0 {
 		hctx := newHandlerContext(m.sys.ctx, d)
-		defer hctx.release()
-		return fn(hctx)
+		return hctx, hctx.release
 	}
-	return fn(m.sys.ctx)
+	return m.sys.ctx, func() {}
 }

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"runtime/debug"
 
@@ -98,7 +97,7 @@ func (a *modelActor) flush(ctx actor.Context) {
 	}
 	// The commit outlives this call: the context is released once it is
 	// done, not when flush returns.
-	hctx, release := a.commitContext()
+	hctx, release := a.handlerContext()
 	c := &inflightCommit{batch: batch, done: make(chan struct{})}
 	m.inflight = append(m.inflight, c)
 	root, self := m.sys.as.Root, ctx.Self()
@@ -110,17 +109,6 @@ func (a *modelActor) flush(ctx actor.Context) {
 		close(c.done)
 		root.Send(self, &committedMsg{})
 	})
-}
-
-// commitContext is the context of one commit: the request deadline under
-// the system's context, as a handler gets.
-func (a *modelActor) commitContext() (context.Context, func()) {
-	m := a.m
-	if d := m.sys.cfg.RequestTimeout; d > 0 {
-		hctx := newHandlerContext(m.sys.ctx, d)
-		return hctx, hctx.release
-	}
-	return m.sys.ctx, func() {}
 }
 
 // committed answers the batches at the head of the commits in flight

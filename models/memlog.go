@@ -78,16 +78,10 @@ func (l *MemoryLog) Since(ctx context.Context, model string, after int64, maxByt
 	if s != nil {
 		top, events = s.top, s.events
 	}
-	if after < 0 || after > top {
-		return nil, false, nil
-	}
-	if after == top {
-		return nil, true, nil
+	if complete, decided := sinceDecided(after, top, len(events)); decided {
+		return nil, complete, nil
 	}
 	first := top - int64(len(events)) + 1 // the Seq of events[0]
-	if after+1 < first {
-		return nil, false, nil
-	}
 	missed := events[after+1-first:]
 	if !l.fresh(missed[0]) || !withinBytes(missed, maxBytes) {
 		return nil, false, nil

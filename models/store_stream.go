@@ -131,17 +131,11 @@ func (s *Store) Since(ctx context.Context, model string, after int64, maxBytes i
 		if m != nil {
 			top = streamTop(m)
 		}
-		if after < 0 || after > top {
-			return nil
-		}
-		if after == top {
-			complete = true
-			return nil
-		}
-		// Below the floor of the history as configured now: events the
-		// history should no longer hold, kept by a larger size before or
-		// not pruned yet, are not replayed.
-		if after < top-int64(s.cfg.History.Size) {
+		// The floor is that of the history as configured now: events it
+		// should no longer hold, kept by a larger size before or not
+		// pruned yet, are not replayed.
+		var decided bool
+		if complete, decided = sinceDecided(after, top, s.cfg.History.Size); decided {
 			return nil
 		}
 		events := m.Bucket(eventsBucket)

@@ -103,6 +103,24 @@ type Tx interface {
 	Append(model string, encode func(seq int64) ([]byte, error)) (int64, error)
 }
 
+// sinceDecided answers a Since of the events after Seq after, in a
+// stream whose latest Seq is top and whose history holds at most the
+// latest kept, when that needs no event read: decided is false when the
+// events must be read. After the stream's start or beyond top nothing is
+// complete; at top, nothing is missed; below the history's floor, what
+// was missed is gone.
+func sinceDecided(after, top int64, kept int) (complete, decided bool) {
+	switch {
+	case after < 0 || after > top:
+		return false, true
+	case after == top:
+		return true, true
+	case after < top-int64(kept):
+		return false, true
+	}
+	return false, false
+}
+
 // newEpoch returns a fresh random epoch: 20 characters of base32hex.
 func newEpoch() string {
 	var b [12]byte
