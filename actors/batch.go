@@ -137,7 +137,7 @@ func (a *modelActor) answerCommit(ctx actor.Context, c *inflightCommit) {
 			a.replyResult(ctx, st.r, nil, err)
 			continue
 		}
-		a.deliver(ctx, st.push, st.except)
+		a.publish(ctx, st.seq, st.push, st.except)
 		if st.event == "broadcast" {
 			a.reply(ctx, st.r, st.seq, nil)
 		} else {

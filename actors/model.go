@@ -36,6 +36,10 @@ type modelState struct {
 	inflight []*inflightCommit
 	deferred []*modelRequest
 
+	// order is the delivery order of the type's events when other nodes
+	// write its stream too (crossnode.go); nil otherwise.
+	order *streamOrder
+
 	// done is closed when the actor has stopped for good (not restarted).
 	done chan struct{}
 
@@ -43,7 +47,7 @@ type modelState struct {
 }
 
 func newModelState(sys *System, name string, h models.Handler) *modelState {
-	return &modelState{
+	m := &modelState{
 		sys:  sys,
 		name: name,
 		atom: bert.Atom(name),
@@ -51,6 +55,10 @@ func newModelState(sys *System, name string, h models.Handler) *modelState {
 		subs: make(map[string]subscriber),
 		done: make(chan struct{}),
 	}
+	if isShared(sys.cfg.Log) {
+		m.order = &streamOrder{}
+	}
+	return m
 }
 
 // modelActor serves one model type: it runs the handler one request at a
@@ -86,6 +94,12 @@ func (a *modelActor) Receive(ctx actor.Context) {
 	case *modelIdleMsg:
 		a.flush(ctx)
 		a.idleCheck()
+	case *remoteEventsMsg:
+		a.remoteEvents(ctx, msg.events)
+	case *gapCheckMsg:
+		a.gapCheck(ctx, msg.next)
+	case *streamLostMsg:
+		a.streamLost(ctx, msg.through)
 	}
 	a.flushIfDone(ctx)
 }
@@ -254,9 +268,9 @@ func (a *modelActor) recoverRequest(ctx actor.Context, r *modelRequest) {
 	panic(fmt.Sprintf("model %q panicked serving %s: %v", m.name, r.req.Method, p))
 }
 
-// deliver sends the push p of an event to every subscriber that hears
-// it but except.
-func (a *modelActor) deliver(ctx actor.Context, p *pushMsg, except *actor.PID) {
+// deliver sends the push p of event seq to every subscriber that hears
+// it but except, and that subscribed before it.
+func (a *modelActor) deliver(ctx actor.Context, seq int64, p *pushMsg, except *actor.PID) {
 	// The event's props, parsed for the first owner-only subscriber.
 	var (
 		event  bert.Atom
@@ -264,7 +278,7 @@ func (a *modelActor) deliver(ctx actor.Context, p *pushMsg, except *actor.PID) {
 		parsed bool
 	)
 	for id, sub := range a.m.subs {
-		if except != nil && id == except.Id {
+		if (except != nil && id == except.Id) || seq <= sub.after {
 			continue
 		}
 		if sub.owner != nil {
@@ -287,6 +301,10 @@ type subscriber struct {
 	pid *actor.PID
 	// owner is nil for a subscriber that hears every event.
 	owner *ownership
+	// after is the Seq its subscribe answered with: it hears the events
+	// after it (on a shared log, events up to it may still arrive here
+	// for the subscribers before it).
+	after int64
 }
 
 // hears reports whether an owner-only subscriber gets an event whose

@@ -48,20 +48,23 @@ func (a *modelActor) subscribe(ctx actor.Context, r *modelRequest, own ownership
 		a.reply(ctx, r, nil, err)
 		return
 	}
-	sub := subscriber{pid: who}
+	sub := subscriber{pid: who, after: pos.Seq}
 	if own.only {
 		sub.owner = &own
 	}
 	var replay []*pushMsg
 	recovered := false
 	if recovering && epoch == pos.Epoch && !limits.Exceeds(pos.Seq-since, int64(m.sys.cfg.MaxRecoveryEvents)) {
-		if replay, recovered, err = a.replay(sub, since); err != nil {
+		if replay, recovered, err = a.replay(sub, since, pos.Seq); err != nil {
 			a.replyResult(ctx, r, nil, err)
 			return
 		}
 	}
 	if _, ok := m.subs[who.Id]; !ok {
 		ctx.Watch(who)
+	}
+	if len(m.subs) == 0 {
+		a.startOrder(pos.Seq)
 	}
 	m.subs[who.Id] = sub
 	m.nsubs.Store(int32(len(m.subs)))
@@ -77,10 +80,12 @@ func (a *modelActor) subscribe(ctx actor.Context, r *modelRequest, own ownership
 	a.replyThen(ctx, r, reply, nil, replay)
 }
 
-// replay returns the pushes of the events after since that sub hears,
-// and whether the history had them all within [Config.MaxRecoverySize]
-// (the caller checked [Config.MaxRecoveryEvents]).
-func (a *modelActor) replay(sub subscriber, since int64) ([]*pushMsg, bool, error) {
+// replay returns the pushes of the events after since, up to top, that
+// sub hears, and whether the history had them all within
+// [Config.MaxRecoverySize] (the caller checked [Config.MaxRecoveryEvents]).
+// On a shared log the history may have gone past top since the position
+// was read: those events come live, after the reply.
+func (a *modelActor) replay(sub subscriber, since, top int64) ([]*pushMsg, bool, error) {
 	m := a.m
 	var events []models.Event
 	var complete bool
@@ -93,6 +98,9 @@ func (a *modelActor) replay(sub subscriber, since int64) ([]*pushMsg, bool, erro
 	}
 	pushes := make([]*pushMsg, 0, len(events))
 	for _, e := range events {
+		if e.Seq > top {
+			break
+		}
 		p := &pushMsg{model: m.name, data: e.Data}
 		if sub.owner != nil {
 			event, attrs, ok := p.event()

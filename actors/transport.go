@@ -90,6 +90,10 @@ const (
 	// TokenExpired: the credentials the session was opened with
 	// ([WithCaller]) expired; the client must reconnect with new ones.
 	TokenExpired
+	// StreamGap: events of a subscribed type were lost before this node
+	// could deliver them (another node's, pruned from history first); the
+	// client must resubscribe, and recovers or reloads (DESIGN §5).
+	StreamGap
 )
 
 var closeReasonNames = [...]string{
@@ -100,6 +104,7 @@ var closeReasonNames = [...]string{
 	ServerShutdown: "server shutdown",
 	InternalError:  "internal error",
 	TokenExpired:   "token expired",
+	StreamGap:      "stream gap",
 }
 
 // String returns the reason in words, such as "slow consumer".

@@ -150,6 +150,12 @@ type Config struct {
 	// nowhere to go: they are answered 503 and /files/ serves nothing.
 	DataDir string
 
+	// Files stores the uploaded files instead of DataDir/files: a store
+	// that many nodes share, such as [models.PGFiles], through which every
+	// node serves every file. Uploads still arrive under DataDir/tmp, so
+	// DataDir is needed for them. Nil means the disk under DataDir.
+	Files FileStore
+
 	// MaxBodySize is the largest JSON or form body of a REST request, in
 	// bytes; a larger one is answered 413.
 	MaxBodySize int64
@@ -182,6 +188,12 @@ type Config struct {
 	// stay until removed by hand. Without a document store (no
 	// actors.Config.Documents) there is no sweep.
 	FileSweepInterval time.Duration
+
+	// Cluster, when set, makes the server one node of a cluster
+	// (cluster.go): session cookies are signed ids naming this node,
+	// and the polls, streams and POSTs of another node's session are
+	// forwarded to it. Make it with [NewCluster]; it serves one Server.
+	Cluster *Cluster
 
 	// Authenticator finds out who sent each request; nil means every
 	// caller is anonymous (and only "public" rules let them through).

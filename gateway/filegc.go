@@ -3,15 +3,8 @@ package gateway
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,21 +18,25 @@ import (
 // and the only way to know that whatever changed the documents is to
 // look at all of them. So a sweep, at start and every
 // [Config.FileSweepInterval], reads every document of the store in one
-// snapshot ([models.Store.Walk]) and removes the files none names.
+// snapshot ([models.Store.Walk]) and removes the files none names from
+// the [FileStore].
 //
 // What keeps a file that is not, or not yet, named from going:
 //
-//   - the grace period: a file whose modification time is less than
-//     fileGracePeriod before the sweep began stays. An upload's file gets
-//     its time when it is stored (written, or touched when the same bytes
-//     were there already), and its document is patched within the
-//     request's timeout, far less than the grace period, so a file stored
-//     before the snapshot and named after it is never taken;
+//   - the grace period: a file whose time (on disk, its modification
+//     time) is less than fileGracePeriod before the sweep began stays. An
+//     upload's file gets its time when it is stored (written, or touched
+//     when the same bytes were there already), and its document is
+//     patched within the request's timeout, far less than the grace
+//     period, so a file stored before the snapshot and named after it is
+//     never taken. This holds for the uploads of every node that shares a
+//     [FileStore];
 //   - the in-flight set: a file between its commit and the end of its
-//     patch is not taken, whatever its time;
+//     patch on this server is not taken, whatever its time;
 //   - the pin: a file uploaded to a model type served by a Go handler
-//     (whose documents the store does not hold) has a <sha256>.keep
-//     marker, and is never taken: removing it is the program's business.
+//     (whose documents the store does not hold) is pinned (on disk, a
+//     <sha256>.keep marker), and is never taken: removing it is the
+//     program's business.
 //
 // The sweep's cost is bounded: it examines at most maxSweepFiles files
 // (the next ones by name after those of the last sweep, so that every
@@ -57,13 +54,19 @@ const maxSweepFiles = 1 << 16
 // keepSuffix names the marker of a file that sweeps never remove.
 const keepSuffix = ".keep"
 
-// fileStore is the files directory, shared by the uploads that add files
-// and the sweep that removes them. Its mutex orders the two: a file is
-// committed (renamed into place or touched) and a file is removed under
-// it, so that a sweep cannot remove bytes an upload just found there.
+// typeSuffix names the media type sidecar of a stored file.
+const typeSuffix = ".type"
+
+// fileStore is the gateway's side of a [FileStore], shared by the
+// uploads that add files and the sweep that removes them: it knows which
+// files uploads of this server hold in flight. Its mutex orders the two:
+// an upload takes its hold before it commits, and a file is removed only
+// under the mutex and when no upload holds it, so that a sweep cannot
+// remove bytes an upload just found there. Uploads on other nodes of a
+// shared store are kept from the sweep by the grace period alone, which
+// their commits begin again.
 type fileStore struct {
-	dir    string // <DataDir>/files
-	tmpDir string // <DataDir>/tmp
+	blobs FileStore
 
 	mu sync.Mutex
 	// inflight holds the files committed by uploads whose patch has not
@@ -77,206 +80,94 @@ type fileUse struct {
 	// shared: another upload committed the same file while one held it,
 	// so the file may be named by a document whose upload succeeded.
 	shared bool
+	// stamp is the time of the file's last commit ([FileStore.Commit]).
+	stamp time.Time
 }
 
-func newFileStore(dataDir string) *fileStore {
-	return &fileStore{
-		dir:      filepath.Join(dataDir, "files"),
-		tmpDir:   filepath.Join(dataDir, "tmp"),
-		inflight: make(map[string]*fileUse),
-	}
+func newFileStore(blobs FileStore) *fileStore {
+	return &fileStore{blobs: blobs, inflight: make(map[string]*fileUse)}
 }
 
-// commit moves the received file tmp to its content address sum, with
-// its type sidecar, and holds it in flight until [fileStore.release].
-// If the bytes are there already, tmp is dropped and the stored file
-// touched, so that its grace period begins again. created says the file
-// is new. pin marks the file as never to be swept. tmp is gone after
-// commit, whatever happens.
-func (s *fileStore) commit(tmp, sum, typ string, pin bool) (created bool, err error) {
+// commit stores the received file tmp under sum (see [FileStore.Commit])
+// and holds it in flight until [fileStore.release]. created says the
+// file is new. pin marks the file as never to be swept. tmp is gone
+// after commit, whatever happens.
+func (s *fileStore) commit(ctx context.Context, tmp, sum, typ string, pin bool) (created bool, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if err := s.writeType(sum, typ); err != nil {
-		return false, err
-	}
-	if pin {
-		if err := s.writeKeep(sum); err != nil {
-			return false, err
-		}
-	}
-	final := filepath.Join(s.dir, sum)
-	if _, statErr := os.Stat(final); statErr == nil {
-		now := time.Now()
-		if err := os.Chtimes(final, now, now); err != nil {
-			return false, storageError(err)
-		}
-		os.Remove(tmp)
-	} else {
-		if err := os.Rename(tmp, final); err != nil {
-			return false, storageError(err)
-		}
-		created = true
-	}
 	if u := s.inflight[sum]; u != nil {
 		u.n++
 		u.shared = true
 	} else {
 		s.inflight[sum] = &fileUse{n: 1}
 	}
+	s.mu.Unlock()
+	created, stamp, err := s.blobs.Commit(ctx, tmp, sum, typ, pin)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.dropLocked(sum)
+		return false, err
+	}
+	s.inflight[sum].stamp = stamp
 	return created, nil
 }
 
 // release ends an upload's hold on sum. When its patch was refused (named
 // false) and the upload created the file that no other upload shares, the
 // file is removed at once: nothing can name it. Otherwise the file stays,
-// for its document or for a sweep.
-func (s *fileStore) release(sum string, created, named bool) {
+// for its document or for a sweep. A failure to remove it is logged by
+// the caller; the sweep removes the file later.
+func (s *fileStore) release(ctx context.Context, sum string, created, named bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.inflight[sum]
 	if u == nil {
-		return
-	}
-	if !named && created && !u.shared {
-		s.removeLocked(sum)
-		os.Remove(filepath.Join(s.dir, sum+keepSuffix))
-	}
-	if u.n--; u.n == 0 {
-		delete(s.inflight, sum)
-	}
-}
-
-// writeType writes the type sidecar of sum unless it exists.
-func (s *fileStore) writeType(sum, typ string) error {
-	path := filepath.Join(s.dir, sum+typeSuffix)
-	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	tmp, err := os.CreateTemp(s.tmpDir, "type-*")
-	if err != nil {
-		return storageError(err)
+	var err error
+	if !named && created && !u.shared {
+		err = s.blobs.Discard(ctx, sum, u.stamp)
 	}
-	_, err = tmp.WriteString(typ + "\n")
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return storageError(err)
-	}
-	return nil
+	s.dropLocked(sum)
+	return err
 }
 
-// writeKeep writes the pin of sum unless it exists.
-func (s *fileStore) writeKeep(sum string) error {
-	f, err := os.OpenFile(filepath.Join(s.dir, sum+keepSuffix), os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return storageError(err)
+// dropLocked ends one hold on sum. s.mu must be held.
+func (s *fileStore) dropLocked(sum string) {
+	if u := s.inflight[sum]; u != nil {
+		if u.n--; u.n == 0 {
+			delete(s.inflight, sum)
+		}
 	}
-	if err := f.Close(); err != nil {
-		return storageError(err)
-	}
-	return nil
-}
-
-// removeLocked removes the file sum and its type sidecar, and returns the
-// bytes freed. s.mu must be held.
-func (s *fileStore) removeLocked(sum string) (freed int64, err error) {
-	path := filepath.Join(s.dir, sum)
-	if st, err := os.Stat(path); err == nil {
-		freed = st.Size()
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, err
-	}
-	if err := os.Remove(path + typeSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return freed, err
-	}
-	return freed, nil
 }
 
 // collect removes the file sum, which no document named in the sweep's
-// snapshot, unless it is in flight, pinned or changed at or after
-// cutoff. A type sidecar without its file goes too, once it is as old.
-func (s *fileStore) collect(sum string, cutoff time.Time) (freed int64, removed bool, err error) {
+// snapshot, unless it is in flight, pinned or stored at or after cutoff.
+func (s *fileStore) collect(ctx context.Context, sum string, cutoff time.Time) (freed int64, removed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inflight[sum] != nil {
 		return 0, false, nil
 	}
-	path := filepath.Join(s.dir, sum)
-	if _, err := os.Lstat(path + keepSuffix); err == nil {
-		return 0, false, nil
-	}
-	st, err := os.Lstat(path)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			return 0, false, err
-		}
-		// An orphaned sidecar: its file was never renamed into place.
-		if st, err = os.Lstat(path + typeSuffix); err != nil || !st.ModTime().Before(cutoff) {
-			return 0, false, nil
-		}
-	} else if !st.Mode().IsRegular() || !st.ModTime().Before(cutoff) {
-		return 0, false, nil
-	}
-	freed, err = s.removeLocked(sum)
-	return freed, err == nil, err
+	return s.blobs.Collect(ctx, sum, cutoff)
 }
 
-// candidates returns, sorted, up to max hex names of stored files (or of
-// their sidecars) that sort after the name after, and whether there are
-// more. It reads the directory a chunk at a time and keeps no more than
-// 2*max names.
-func (s *fileStore) candidates(after string, max int) (names []string, more bool, err error) {
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return nil, false, err
-	}
-	defer d.Close()
-	trim := func() {
-		slices.Sort(names)
-		names = slices.Compact(names)
-		if len(names) > max {
-			names, more = names[:max], true
-		}
-	}
-	for {
-		entries, err := d.ReadDir(1024)
-		for _, e := range entries {
-			name := e.Name()
-			name = strings.TrimSuffix(name, typeSuffix)
-			name = strings.TrimSuffix(name, keepSuffix)
-			if isSHA256Hex(name) && name > after {
-				names = append(names, name)
-			}
-		}
-		if len(names) > 2*max {
-			trim()
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, false, err
-		}
-	}
-	trim()
-	return names, more, nil
+// candidates returns, sorted, up to max hashes of stored files that sort
+// after after, and whether there are more.
+func (s *fileStore) candidates(ctx context.Context, after string, max int) (sums []string, more bool, err error) {
+	return s.blobs.Candidates(ctx, after, max)
+}
+
+// docWalker reads every document of a store in one snapshot: the
+// [models.Store], or any store with its Walk.
+type docWalker interface {
+	Walk(ctx context.Context, fn func(model string, d models.Doc) error) error
 }
 
 // fileSweeper removes the stored files that no document of a store names.
 type fileSweeper struct {
 	files *fileStore
-	store *models.Store
+	store docWalker
 	quota *uploadQuota
 	log   *slog.Logger
 	// maxFiles bounds the files one sweep examines; zero means
@@ -313,7 +204,7 @@ func (g *fileSweeper) sweep(ctx context.Context, now time.Time) (sweepStats, err
 	if g.resume == "" {
 		g.roundCutoff = cutoff
 	}
-	names, more, err := g.files.candidates(g.resume, cmp.Or(g.maxFiles, maxSweepFiles))
+	names, more, err := g.files.candidates(ctx, g.resume, cmp.Or(g.maxFiles, maxSweepFiles))
 	if err != nil {
 		return st, fmt.Errorf("listing the files: %w", err)
 	}
@@ -339,7 +230,7 @@ func (g *fileSweeper) sweep(ctx context.Context, now time.Time) (sweepStats, err
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		freed, removed, err := g.files.collect(sum, cutoff)
+		freed, removed, err := g.files.collect(ctx, sum, cutoff)
 		if err != nil {
 			return st, fmt.Errorf("removing a file: %w", err)
 		}

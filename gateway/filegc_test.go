@@ -24,7 +24,7 @@ import (
 // with secret, under rules, and whose file sweeps the test runs itself.
 type filesEnv struct {
 	*restEnv
-	store  *models.Store
+	store  models.DocumentStore
 	up     *uploader
 	secret []byte
 }
@@ -34,12 +34,19 @@ type filesEnv struct {
 // Its background sweep is off: tests call e.up.gc.sweep.
 func newFilesEnv(t *testing.T, cfg Config, rules string, registry *models.Registry) *filesEnv {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := models.OpenStore(filepath.Join(dir, "bertsync.db"))
+	store, err := models.OpenStore(filepath.Join(t.TempDir(), "bertsync.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return newFilesEnvOn(t, store, cfg, rules, registry)
+}
+
+// newFilesEnvOn is newFilesEnv on the document store store.
+func newFilesEnvOn(t *testing.T, store models.DocumentStore, cfg Config, rules string, registry *models.Registry) *filesEnv {
+	t.Helper()
+	dir := t.TempDir()
+	var err error
 	e := &filesEnv{store: store, secret: []byte("test secret of the files tests")}
 	acfg := actors.Config{
 		Registry:  registry,
@@ -276,15 +283,17 @@ func TestSweepInRounds(t *testing.T) {
 // leaves: nothing, unless another upload holds the same bytes.
 func TestFileStoreFailedPatch(t *testing.T) {
 	t.Parallel()
-	s := newFileStore(t.TempDir())
-	for _, d := range []string{s.dir, s.tmpDir} {
+	disk := newDiskFiles(t.TempDir())
+	s := newFileStore(disk)
+	ctx := context.Background()
+	for _, d := range []string{disk.dir, disk.tmpDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	received := func(data string) string {
 		t.Helper()
-		f, err := os.CreateTemp(s.tmpDir, "upload-*")
+		f, err := os.CreateTemp(disk.tmpDir, "upload-*")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,49 +303,49 @@ func TestFileStoreFailedPatch(t *testing.T) {
 	}
 	sum := strings.Repeat("ab", 32)
 	exists := func() bool {
-		_, err := os.Stat(filepath.Join(s.dir, sum))
+		_, err := os.Stat(filepath.Join(disk.dir, sum))
 		return err == nil
 	}
 
-	created, err := s.commit(received("x"), sum, "text/plain", false)
+	created, err := s.commit(ctx, received("x"), sum, "text/plain", false)
 	if err != nil || !created {
 		t.Fatalf("commit: %v %v", created, err)
 	}
-	s.release(sum, created, false)
+	s.release(ctx, sum, created, false)
 	if exists() {
 		t.Error("a failed upload's new file stayed")
 	}
 
 	// Two uploads of the same bytes: the one that created the file fails
 	// after the other succeeded.
-	first, err := s.commit(received("x"), sum, "text/plain", false)
+	first, err := s.commit(ctx, received("x"), sum, "text/plain", false)
 	if err != nil || !first {
 		t.Fatal(first, err)
 	}
-	second, err := s.commit(received("x"), sum, "text/plain", false)
+	second, err := s.commit(ctx, received("x"), sum, "text/plain", false)
 	if err != nil || second {
 		t.Fatal(second, err)
 	}
-	s.release(sum, second, true)
-	s.release(sum, first, false)
+	s.release(ctx, sum, second, true)
+	s.release(ctx, sum, first, false)
 	if !exists() {
 		t.Error("a file another upload's document names was removed")
 	}
 	if len(s.inflight) != 0 {
 		t.Errorf("in flight after the uploads: %v", s.inflight)
 	}
-	if got := uploadDirFiles(t, s.tmpDir); len(got) != 0 {
+	if got := uploadDirFiles(t, disk.tmpDir); len(got) != 0 {
 		t.Errorf("tmp: %v", got)
 	}
 	// A file in flight is never collected, however old.
-	if _, err := s.commit(received("x"), sum, "text/plain", false); err != nil {
+	if _, err := s.commit(ctx, received("x"), sum, "text/plain", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, removed, err := s.collect(sum, time.Now().Add(time.Hour)); err != nil || removed {
+	if _, removed, err := s.collect(ctx, sum, time.Now().Add(time.Hour)); err != nil || removed {
 		t.Errorf("collect of a file in flight: %v %v", removed, err)
 	}
-	s.release(sum, false, true)
-	if _, removed, err := s.collect(sum, time.Now().Add(time.Hour)); err != nil || !removed {
+	s.release(ctx, sum, false, true)
+	if _, removed, err := s.collect(ctx, sum, time.Now().Add(time.Hour)); err != nil || !removed {
 		t.Errorf("collect after the upload: %v %v", removed, err)
 	}
 }

@@ -1,15 +1,12 @@
 package gateway
 
 import (
-	"bytes"
-	"errors"
-	"io/fs"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/bertsync/bertsync/bert"
@@ -24,7 +21,9 @@ import (
 // a document that holds it, and to no one else, and a document that
 // drops its file stops serving it. model and id are path segments,
 // percent-encoded like those of /api/; the hash must be exactly 64
-// lowercase hex digits, so no path can leave the files directory.
+// lowercase hex digits, so no path can leave the files directory. The
+// bytes come from the [FileStore], with ranges fetched as asked: on a
+// store shared by many nodes, every node serves every file.
 //
 // Content is addressed by its hash and so never changes: the ETag is the
 // hash and the response may be cached for good, by the browser only,
@@ -32,24 +31,24 @@ import (
 // Content-Security-Policy and with nosniff, so an uploaded HTML or SVG
 // file cannot run script in the site's origin.
 type filesHandler struct {
-	dir string // <DataDir>/files; "" serves nothing
-	sys caller
-	log *slog.Logger
+	files FileStore // nil serves nothing
+	sys   caller
+	log   *slog.Logger
 	// origin and identify are the REST handler's (see restHandler).
 	origin   originPolicy
 	identify func(*http.Request) (identity, error)
 }
 
-func newFiles(dataDir string, sys caller, log *slog.Logger) *filesHandler {
+// newFiles returns the handler of /files/; files nil serves nothing.
+func newFiles(files FileStore, sys caller, log *slog.Logger) *filesHandler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &filesHandler{sys: sys, log: log}
-	if dataDir != "" {
-		h.dir = filepath.Join(dataDir, "files")
-	}
-	return h
+	return &filesHandler{files: files, sys: sys, log: log}
 }
+
+// errNoSuchFile is the error of a file that is not stored.
+var errNoSuchFile = models.Errorf(models.CodeNotFound, "no such file")
 
 // fileURL is where the file sum of document id of model is served.
 func fileURL(model, id, sum string) string {
@@ -134,7 +133,7 @@ func (h *filesHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = withIdentity(r, who)
 	}
 	model, id, sum, ok := splitFilesPath(r.URL)
-	if !ok || h.dir == "" {
+	if !ok || h.files == nil {
 		writeJSONError(w, models.Errorf(models.CodeNotFound, "no such file: want /files/<model>/<id>/<sha256>"))
 		return
 	}
@@ -145,32 +144,58 @@ func (h *filesHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, err)
 		return
 	}
-	f, err := os.Open(filepath.Join(h.dir, sum))
+	f, fi, err := h.files.Open(r.Context(), sum)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			writeJSONError(w, models.Errorf(models.CodeNotFound, "no such file"))
-		} else {
-			writeJSONError(w, err)
+		if code := models.CodeOf(err); code != models.CodeNotFound {
+			h.log.Error("files: opening the file failed", "model", model, "id", id, "sum", sum, "err", errorDetail(err))
 		}
+		writeJSONError(w, err)
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		writeJSONError(w, models.Errorf(models.CodeNotFound, "no such file"))
-		return
-	}
 	hdr := w.Header()
-	if typ := h.storedType(sum); typ != "" {
-		hdr.Set("Content-Type", typ)
+	if _, _, err := mime.ParseMediaType(fi.MediaType); err == nil {
+		hdr.Set("Content-Type", fi.MediaType)
 	}
 	hdr.Set("ETag", `"`+sum+`"`)
 	hdr.Set("Cache-Control", "private, max-age=31536000, immutable")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Security-Policy", "sandbox")
 	// ServeContent answers Range, If-Range, If-None-Match and HEAD, and
-	// sniffs the type when the sidecar is missing.
-	http.ServeContent(w, r, "", st.ModTime(), f)
+	// sniffs the type when the store has none. It learns the size by
+	// seeking to the end, which reads nothing.
+	// A file of the disk is served as it is, so that the connection can
+	// send it with sendfile; the reads of another store are watched for
+	// errors, which ServeContent does not report.
+	var content io.ReadSeeker = f
+	var read *readErrRecorder
+	if _, ok := f.(*os.File); !ok {
+		read = &readErrRecorder{r: f}
+		content = read
+	}
+	http.ServeContent(w, r, "", fi.ModTime, content)
+	if read != nil && read.err != nil && r.Context().Err() == nil {
+		// The headers are gone: the client sees a short body.
+		h.log.Error("files: reading the file failed", "model", model, "id", id, "sum", sum, "err", errorDetail(read.err))
+	}
+}
+
+// readErrRecorder keeps the first error of its reader other than EOF.
+type readErrRecorder struct {
+	r   io.ReadSeeker
+	err error
+}
+
+func (r *readErrRecorder) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+func (r *readErrRecorder) Seek(offset int64, whence int) (int64, error) {
+	return r.r.Seek(offset, whence)
 }
 
 // authorize reads document id of model as the request's caller and
@@ -193,20 +218,6 @@ func (h *filesHandler) authorize(r *http.Request, model, id, sum string) error {
 		return models.Errorf(models.CodeNotFound, "%s %q holds no such file", model, id)
 	}
 	return nil
-}
-
-// storedType reads the media type sidecar of sum; "" if there is none or
-// it does not hold a valid media type.
-func (h *filesHandler) storedType(sum string) string {
-	data, err := os.ReadFile(filepath.Join(h.dir, sum+typeSuffix))
-	if err != nil || len(data) > 1024 {
-		return ""
-	}
-	typ := string(bytes.TrimSpace(data))
-	if _, _, err := mime.ParseMediaType(typ); err != nil {
-		return ""
-	}
-	return typ
 }
 
 // isSHA256Hex reports whether s is 64 lowercase hex digits.

@@ -92,6 +92,11 @@ func New(sys *actors.System, cfg Config) (*Server, error) {
 	if err := s.mountHTTP(); err != nil {
 		return nil, err
 	}
+	if cfg.Cluster != nil {
+		if err := cfg.Cluster.attach(s); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -145,6 +150,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.forced.Store(true)
 	s.beginShutdown()
+	if c := s.cfg.Cluster; c != nil {
+		c.Close()
+	}
 	s.mu.Lock()
 	sessions := make([]*actors.Session, 0, len(s.conns)+len(s.polls))
 	var sockets []*websocket.Conn
@@ -220,6 +228,9 @@ func (s *Server) removeConn(c *wsConn) {
 // serveBullet chooses the transport the way Bullet's Cowboy handler does
 // (docs/bullet.md).
 func (s *Server) serveBullet(w http.ResponseWriter, r *http.Request) {
+	if s.routeBullet(w, r) {
+		return // served by the node of its session (clusterroute.go)
+	}
 	if err := s.checkOrigin(r); err != nil {
 		httpError(w, http.StatusForbidden, err.Error())
 		return

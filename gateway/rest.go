@@ -71,27 +71,32 @@ type restHandler struct {
 // unreferenced files, which Shutdown waits for like a handler.
 func (s *Server) mountHTTP() error {
 	var up *uploader
+	blobs := s.cfg.Files
 	if s.cfg.DataDir != "" {
 		acfg := s.sys.Config()
-		var err error
-		up, err = newUploader(uploaderConfig{
+		ucfg := uploaderConfig{
 			DataDir:  s.cfg.DataDir,
+			Files:    blobs,
 			MaxSize:  s.cfg.MaxUploadSize,
 			Quota:    s.cfg.UploadQuota,
 			Rules:    acfg.Rules,
 			Registry: acfg.Registry,
-			Store:    acfg.Documents.Store(),
 			Log:      s.log,
-		})
-		if err != nil {
+		}
+		if st := acfg.Documents.Store(); st != nil {
+			ucfg.Store = st
+		}
+		var err error
+		if up, err = newUploader(ucfg); err != nil {
 			return err
 		}
+		blobs = up.files.blobs
 	}
 	rest := newREST(s.sys, s.cfg.MaxBodySize, up, s.log)
 	rest.origin = s
 	rest.identify = s.identify
 	rest.maxReply = s.maxMessage
-	files := newFiles(s.cfg.DataDir, s.sys, s.log)
+	files := newFiles(blobs, s.sys, s.log)
 	files.origin = s
 	files.identify = s.identify
 	static, err := newStatic(WebFS())

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +62,19 @@ type ServeConfig struct {
 	// Gateway.DataDir says otherwise, the uploaded files. It must not be
 	// empty.
 	DataDir string
+
+	// Store, when set, is the URL of the PostgreSQL database
+	// (postgres://USER@HOST:PORT/DB, also postgresql://) that keeps the
+	// documents, the streams and the uploaded files instead of the bbolt
+	// file in DataDir, which then holds only uploads on their way in.
+	// Every server on one database is one service (DESIGN §7,
+	// docs/cluster.md), and ClusterAddr is required.
+	Store string
+	// ClusterAddr is the host:port where this node listens for the other
+	// nodes (protoactor-go remote): the sessions of the HTTP transports
+	// live on one node and the others route their requests to it. Only
+	// with Store.
+	ClusterAddr string
 
 	// Registry holds the model types written in Go. Nil means none.
 	Registry *models.Registry
@@ -129,7 +141,9 @@ type ServeConfig struct {
 }
 
 // ListenAndServe runs a bertsync server, what bertsync serve runs, until
-// ctx ends. It opens the store in cfg.DataDir, starts an [actors.System]
+// ctx ends. It opens the store in cfg.DataDir (or the PostgreSQL database
+// of cfg.Store, and then joins the other nodes on it: serve_cluster.go),
+// starts an [actors.System]
 // serving the types of cfg.Registry and, for every other type (or those
 // of cfg.Models), the document model, and serves a [Server] on cfg.Addr
 // or cfg.Listener with an [http.Server] that has no read or write
@@ -195,10 +209,11 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		scfg.ObserveCommit = m.ObserveCommit
 		scfg.ObserveHistory = m.SetHistorySize
 	}
-	store, err := models.OpenStoreWith(filepath.Join(cfg.DataDir, storeFile), scfg)
+	served, err := openServedStore(ctx, cfg, scfg)
 	if err != nil {
 		return err
 	}
+	store := served.docs
 	storeOpen := true
 	defer func() {
 		if storeOpen {
@@ -244,11 +259,26 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 			return err
 		}
 	}
-	cfg.Gateway.ReadyCheck = storeReady(store, cfg.Gateway.ReadyCheck)
+	cfg.Gateway.ReadyCheck = storeReady(served, cfg.Gateway.ReadyCheck)
+	var node *clusterSeat
+	if served.pg != nil {
+		if node, err = joinCluster(ctx, cfg, served.pg, ln.Addr(), m); err != nil {
+			sys.Shutdown(context.Background())
+			return err
+		}
+		cfg.Gateway.Cluster = node.gw
+		cfg.Gateway.Files = models.NewPGFiles(served.pg.Pool())
+	}
 	gw, err := New(sys, cfg.Gateway)
 	if err != nil {
 		sys.Shutdown(context.Background())
+		if node != nil {
+			node.leave()
+		}
 		return err
+	}
+	if node != nil {
+		node.tail(served.pg, sys)
 	}
 	defer m.AddQueues(gw.queued)()
 	// srv.Serve closes ln, and srv.Shutdown waits for that.
@@ -262,15 +292,15 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 	if g := newConnGuard(&gw.cfg, log); g != nil {
 		srv.ConnState = g.connState
 	}
-	served := make(chan error, 1)
+	serving := make(chan error, 1)
 	if certs != nil {
 		srv.TLSConfig = certs.tlsConfig()
-		go func() { served <- srv.ServeTLS(ln, "", "") }()
+		go func() { serving <- srv.ServeTLS(ln, "", "") }()
 	} else {
-		go func() { served <- srv.Serve(ln) }()
+		go func() { serving <- srv.Serve(ln) }()
 	}
 	build := metrics.ReadBuild()
-	log.Info("listening", "addr", ln.Addr().String(), "path", gw.cfg.Path, "data", cfg.DataDir,
+	log.Info("listening", "addr", ln.Addr().String(), "path", gw.cfg.Path, "data", cfg.DataDir, "store", served.where,
 		"hosts", strings.Join(gw.cfg.AllowedHosts, ","), "tls", certs != nil,
 		"version", build.Version, "revision", build.Revision, "go", build.GoVersion)
 	if cfg.OnListen != nil {
@@ -281,7 +311,7 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case serveErr = <-served:
+	case serveErr = <-serving:
 		log.Error("server stopped", "err", serveErr)
 	}
 
@@ -310,6 +340,9 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 		srv.Close()
+	}
+	if node != nil {
+		node.leave()
 	}
 	storeOpen = false
 	if err := store.Close(); err != nil {
@@ -350,6 +383,15 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("TLSCertFile and TLSKeyFile go together: set both or neither"))
+	}
+	switch {
+	case c.Store != "" && c.ClusterAddr == "":
+		errs = append(errs, errors.New("a PostgreSQL Store needs a ClusterAddr, where this node listens for the others"))
+	case c.Store == "" && c.ClusterAddr != "":
+		errs = append(errs, errors.New("ClusterAddr needs a PostgreSQL Store: the nodes find each other through the database"))
+	case c.Store != "" && c.History.Size < 0:
+		// The history is how the other nodes hear of an event.
+		errs = append(errs, errors.New("a PostgreSQL Store needs a history (History.Size not negative, --history-size above 0): the other nodes read their events from it"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("gateway: serve: %w", err)
@@ -400,10 +442,10 @@ func metricModels(c ServeConfig) []string {
 
 // storeReady is the readiness check of a server on store, with the
 // program's own check, if any, after it.
-func storeReady(store *models.Store, more func(context.Context) error) func(context.Context) error {
+func storeReady(store *servedStore, more func(context.Context) error) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if _, err := store.Types(ctx); err != nil {
-			return fmt.Errorf("store %s: %w", store.Path(), err)
+		if err := store.docs.Ready(ctx); err != nil {
+			return fmt.Errorf("store %s: %w", store.where, err)
 		}
 		if more != nil {
 			return more(ctx)

@@ -266,7 +266,7 @@ func (s *Server) pollSessionFor(w http.ResponseWriter, r *http.Request) (*pollSe
 	setCookie := browser == ""
 	if setCookie {
 		var err error
-		if browser, err = newSessionID(); err != nil {
+		if browser, err = s.newBrowserID(); err != nil {
 			return nil, err
 		}
 	}

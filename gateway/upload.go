@@ -32,16 +32,17 @@ import (
 // else the answer is the rule's 401 or 403, or 404. Only then is the part
 // streamed to a temporary file under the data directory while it is
 // hashed and counted against the document's quota, so that no upload is
-// ever held in memory, and, once the whole body is read, moved to its
-// content address:
+// ever held in memory, and, once the whole body is read, committed to the
+// [FileStore] under its content address, the hex SHA-256 of its bytes,
+// with its media type, and pinned (never swept) when a Go handler serves
+// the model type:
 //
 //	<DataDir>/tmp/upload-*          while it arrives; removed on any failure
-//	<DataDir>/files/<sha256>        the file, named by the hex SHA-256 of its bytes
-//	<DataDir>/files/<sha256>.type   its media type, one line of text
-//	<DataDir>/files/<sha256>.keep   a pin: uploaded to a Go handler's type, never swept
 //
-// The same bytes uploaded twice are stored once; the media type of the
-// first upload stays (the type sidecar is written only when missing). The
+// On disk (the default FileStore, diskFiles) the file is then renamed to
+// <DataDir>/files/<sha256>; [models.PGFiles] copies it into the database
+// a chunk at a time. The same bytes uploaded twice are stored once; the
+// media type of the first upload stays. The
 // model's "file" attribute is then set with a patch through the model
 // actor, which applies the rules again, so subscribers hear of it like of
 // any other change:
@@ -67,11 +68,13 @@ const sniffLen = 512
 // filesURLPrefix is where stored files are served.
 const filesURLPrefix = "/files/"
 
-// uploader stores uploads under a data directory.
+// uploader receives uploads under a data directory and commits them to
+// a [FileStore].
 type uploader struct {
-	files *fileStore
-	max   int64
-	rules *models.Rules
+	files  *fileStore
+	tmpDir string // <DataDir>/tmp
+	max    int64
+	rules  *models.Rules
 	// goType reports whether a Go handler serves a model type, whose
 	// files are pinned: the sweep cannot see its documents.
 	goType func(model string) bool
@@ -83,7 +86,11 @@ type uploader struct {
 
 // uploaderConfig configures [newUploader].
 type uploaderConfig struct {
+	// DataDir holds the uploads while they arrive (DataDir/tmp) and, when
+	// Files is nil, the files (DataDir/files).
 	DataDir string
+	// Files stores the files; nil means the disk under DataDir.
+	Files FileStore
 	// MaxSize and Quota are resolved limits (negative: none).
 	MaxSize, Quota int64
 	// Rules are the access rules the model actors enforce; nil means
@@ -93,13 +100,14 @@ type uploaderConfig struct {
 	Registry *models.Registry
 	// Store holds the documents whose "file" attributes name the stored
 	// files; nil means no sweep.
-	Store *models.Store
+	Store docWalker
 	Log   *slog.Logger
 }
 
-// newUploader creates <dataDir>/files and <dataDir>/tmp, and removes what
-// a crash left in tmp: one server owns a data directory (bertsync serve
-// holds the store's lock in it), so nothing there is still being written.
+// newUploader creates <dataDir>/tmp (and <dataDir>/files for the disk
+// store), and removes what a crash left in tmp: one server owns a data
+// directory (bertsync serve holds the store's lock in it), so nothing
+// there is still being written.
 func newUploader(cfg uploaderConfig) (*uploader, error) {
 	max := cfg.MaxSize
 	if !limits.Set(max) {
@@ -113,10 +121,17 @@ func newUploader(cfg uploaderConfig) (*uploader, error) {
 	if rules == nil {
 		rules = models.DefaultRules(false)
 	}
+	blobs := cfg.Files
+	dirs := []string{filepath.Join(cfg.DataDir, "tmp")}
+	if blobs == nil {
+		disk := newDiskFiles(cfg.DataDir)
+		blobs, dirs = disk, append(dirs, disk.dir)
+	}
 	u := &uploader{
-		files: newFileStore(cfg.DataDir),
-		max:   max,
-		rules: rules,
+		files:  newFileStore(blobs),
+		tmpDir: dirs[0],
+		max:    max,
+		rules:  rules,
 		goType: func(model string) bool {
 			_, ok := cfg.Registry.Lookup(model)
 			return ok
@@ -124,13 +139,13 @@ func newUploader(cfg uploaderConfig) (*uploader, error) {
 		quota: newUploadQuota(cfg.Quota),
 		log:   log,
 	}
-	for _, d := range []string{u.files.dir, u.files.tmpDir} {
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("gateway: upload directory: %w", err)
 		}
 	}
 	for _, pattern := range []string{"upload-*", "type-*"} {
-		stale, _ := filepath.Glob(filepath.Join(u.files.tmpDir, pattern)) // the pattern is well-formed
+		stale, _ := filepath.Glob(filepath.Join(u.tmpDir, pattern)) // the pattern is well-formed
 		for _, name := range stale {
 			if err := os.Remove(name); err != nil {
 				log.Warn("gateway: leftover upload", "file", name, "err", err)
@@ -191,7 +206,10 @@ func (u *uploader) serve(w http.ResponseWriter, r *http.Request, sys caller, mod
 	// A patch that timed out may still be applied: its file stays, for
 	// the document or for the sweep, and stays counted.
 	named := err == nil || !patchRefused(err)
-	u.files.release(file.Sum, created, named)
+	if rerr := u.files.release(context.WithoutCancel(r.Context()), file.Sum, created, named); rerr != nil {
+		u.log.Warn("upload: removing the file of a refused patch failed; the sweep will",
+			"model", model, "id", id, "err", errorDetail(rerr))
+	}
 	if !named {
 		counted.giveBack()
 	}
@@ -218,9 +236,9 @@ func (u *uploader) serve(w http.ResponseWriter, r *http.Request, sys caller, mod
 }
 
 // accept reads the multipart body, receives its first "file" part and
-// commits it to the files directory, where it is held in flight until
+// commits it to the file store, where it is held in flight until
 // [fileStore.release]; created says the file is new. On error nothing of
-// the upload is left on disk, and the error is the reply's.
+// the upload is left, and the error is the reply's.
 func (u *uploader) accept(w http.ResponseWriter, r *http.Request, counted *quotaWriter, model, id string) (file storedFile, created bool, err error) {
 	r.Body = http.MaxBytesReader(w, r.Body, u.max+uploadSlack)
 	mr, err := r.MultipartReader()
@@ -249,7 +267,7 @@ func (u *uploader) accept(w http.ResponseWriter, r *http.Request, counted *quota
 		part.Close()
 		if err != nil {
 			if errors.Is(err, errStorage) {
-				u.log.Error("upload failed", "model", model, "id", id, "err", err)
+				u.log.Error("upload failed", "model", model, "id", id, "err", errorDetail(err))
 			}
 			return file, false, u.readError(err)
 		}
@@ -257,10 +275,10 @@ func (u *uploader) accept(w http.ResponseWriter, r *http.Request, counted *quota
 	if tmp == "" {
 		return file, false, models.Errorf(models.CodeBadRequest, "upload: the multipart body has no \"file\" part")
 	}
-	created, err = u.files.commit(tmp, file.Sum, file.Type, u.goType(model))
-	tmp = "" // commit removes it on failure
+	created, err = u.files.commit(r.Context(), tmp, file.Sum, file.Type, u.goType(model))
+	tmp = "" // commit removes it, whatever happens
 	if err != nil {
-		u.log.Error("upload failed", "model", model, "id", id, "err", err)
+		u.log.Error("upload failed", "model", model, "id", id, "err", errorDetail(err))
 		return file, false, err
 	}
 	return file, created, nil
@@ -311,7 +329,8 @@ func (u *uploader) authorize(ctx context.Context, sys caller, model, id string, 
 // errTooLarge marks an upload over the limit.
 var errTooLarge = errors.New("upload too large")
 
-// errStorage marks a failure of the server's disk, not of the client.
+// errStorage marks a failure of the server's disk, not of the client. A
+// [FileStore]'s own errors (an unavailable database) carry their code.
 var errStorage = errors.New("upload: storing the file")
 
 func storageError(err error) error { return fmt.Errorf("%w: %w", errStorage, err) }
@@ -364,7 +383,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 // against the document's quota and hashing it, and returns what it holds
 // and the temporary file's path. On any error nothing is left behind.
 func (u *uploader) receive(part *multipart.Part, counted *quotaWriter) (f storedFile, tmpPath string, err error) {
-	tmp, err := os.CreateTemp(u.files.tmpDir, "upload-*")
+	tmp, err := os.CreateTemp(u.tmpDir, "upload-*")
 	if err != nil {
 		return f, "", storageError(err)
 	}
@@ -401,9 +420,6 @@ func (u *uploader) receive(part *multipart.Part, counted *quotaWriter) (f stored
 	f.Type = mediaType(part.Header.Get("Content-Type"), head.buf)
 	return f, tmp.Name(), nil
 }
-
-// typeSuffix names the media type sidecar of a stored file.
-const typeSuffix = ".type"
 
 // cleanFileName keeps the base name a browser sent (old browsers send a
 // whole Windows path), valid UTF-8 and at most maxFileNameSize bytes.

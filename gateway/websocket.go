@@ -845,6 +845,8 @@ func closeCode(r actors.CloseReason) (int, string) {
 		return websocket.ClosePolicyViolation, r.String()
 	case actors.InternalError:
 		return websocket.CloseInternalServerErr, r.String()
+	case actors.StreamGap:
+		return websocket.CloseTryAgainLater, r.String()
 	case actors.TokenExpired:
 		return closeTokenExpired, r.String()
 	}

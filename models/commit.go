@@ -3,17 +3,18 @@ package models
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
-// Group commit. Every write of a Store goes through one goroutine, the
+// Group commit. Every write of a store goes through one goroutine, the
 // committer, which takes what has queued up since its last commit and
-// runs it all in one bbolt transaction: one commit, and one pair of
-// fsyncs, for every write that arrived while the previous commit was on
-// disk. A lone write finds the committer waiting and commits at once;
-// nothing waits for company.
+// runs it all in one transaction of the store's backend: one commit, and
+// one sync to disk, for every write that arrived while the previous
+// commit was on disk. A lone write finds the committer waiting and
+// commits at once; nothing waits for company. Both stores, bbolt's
+// [Store] and PostgreSQL's [PGStore], use this committer; each gives it
+// a [groupBackend] that runs a function in one transaction.
 //
 // A write that fails without having changed anything (a conflict, a
 // missing document, a refused check: the usual failures) is passed over
@@ -21,7 +22,9 @@ import (
 // transaction back, and it is run again without that write; each rerun
 // drops one more write, so a group of n writes runs at most n+1 times and
 // commits once. The writes are run again, never re-applied: a rolled back
-// transaction leaves nothing behind (see [Write]).
+// transaction leaves nothing behind (see [Write]). A failure of the
+// transaction itself (the backend's, not a write's: a lost connection)
+// fails every write still in the group.
 
 // maxGroupWrites bounds the writes of one transaction, so that one
 // commit's memory and the wait of its first write stay bounded however
@@ -31,6 +34,32 @@ const maxGroupWrites = 1024
 // commitQueue is how many Commit calls may queue for the committer before
 // a caller waits to hand its writes over.
 const commitQueue = 256
+
+// groupBackend is what the committer needs of a store.
+type groupBackend interface {
+	// transact runs apply in one new transaction and commits it if apply
+	// returns nil; then it accounts for what the transaction did (the
+	// store's counts). An error of apply rolls the transaction back and
+	// is returned as it is. transact may run apply again, in a new
+	// transaction, when the first could not commit for a reason that a
+	// rerun cures (a deadlock with another node).
+	transact(apply func(tx groupTx) error) error
+	// storeError gives an error of a write or of the transaction its
+	// reply code.
+	storeError(err error) error
+}
+
+// groupTx is a transaction of a groupBackend.
+type groupTx interface {
+	Tx
+	// startWrite marks the start of the next write of the group.
+	startWrite()
+	// changed reports whether the current write has changed anything.
+	changed() bool
+	// broken returns the error that ended the transaction, if one did:
+	// no write can go on in it, whichever ran into it.
+	broken() error
+}
 
 // commitRequest is one Commit call waiting for the committer.
 type commitRequest struct {
@@ -44,43 +73,75 @@ type commitRequest struct {
 // change.
 var errRerun = errors.New("models: store: rerun the group without a failed write")
 
-// Commit runs writes in one transaction, shared with the writes of other
-// Commit calls made meanwhile (see [EventLog]). It returns when that
-// transaction is on disk, whatever ctx does once the writes are handed
-// over: by then they may commit, and the caller must learn whether they
-// did.
-func (s *Store) Commit(ctx context.Context, writes []Write) []error {
+// committer is the group commit of one store.
+type committer struct {
+	backend groupBackend
+	// observe is StoreConfig.ObserveCommit.
+	observe func(d time.Duration, writes int)
+
+	commits   chan *commitRequest
+	submitMu  sync.RWMutex  // Submit's read lock, close's lock
+	closed    chan struct{} // closed by close
+	done      chan struct{} // closed when the committer has ended
+	closeOnce sync.Once
+}
+
+// newCommitter starts the committer of backend.
+func newCommitter(backend groupBackend, observe func(time.Duration, int)) *committer {
+	c := &committer{
+		backend: backend,
+		observe: observe,
+		commits: make(chan *commitRequest, commitQueue),
+		closed:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go c.loop()
+	return c
+}
+
+// close ends the committer once the group it is committing, if any, is
+// done, and refuses what is still queued or comes later.
+func (c *committer) close() {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		<-c.done
+		c.submitMu.Lock()
+		c.refuseQueued()
+		c.submitMu.Unlock()
+	})
+}
+
+// commit runs writes in one transaction, shared with the writes of other
+// calls made meanwhile (see [EventLog]). It returns when that transaction
+// is on disk, whatever ctx does once the writes are handed over: by then
+// they may commit, and the caller must learn whether they did.
+func (c *committer) commit(ctx context.Context, writes []Write) []error {
 	ch := make(chan []error, 1)
-	s.Submit(ctx, writes, func(errs []error) { ch <- errs })
+	c.submit(ctx, writes, func(errs []error) { ch <- errs })
 	return <-ch
 }
 
-// Submit hands writes to the committer, which calls done with their
+// submit hands writes to the committer, which calls done with their
 // errors (see [EventLog]).
-func (s *Store) Submit(ctx context.Context, writes []Write, done func(errs []error)) {
+func (c *committer) submit(ctx context.Context, writes []Write, done func(errs []error)) {
 	r := &commitRequest{ctx: ctx, writes: writes, errs: make([]error, len(writes)), done: done}
-	// Read-locked so that Close, once the committer has ended, can
+	// Read-locked so that close, once the committer has ended, can
 	// answer what is still queued knowing that nothing more comes.
-	s.submitMu.RLock()
-	defer s.submitMu.RUnlock()
+	c.submitMu.RLock()
+	defer c.submitMu.RUnlock()
 	select {
-	case <-s.closed:
+	case <-c.closed:
 		r.refuse(Errorf(CodeUnavailable, "store closed"))
 		return
 	default:
 	}
 	select {
-	case s.commits <- r:
-	case <-s.closed:
+	case c.commits <- r:
+	case <-c.closed:
 		r.refuse(Errorf(CodeUnavailable, "store closed"))
 	case <-ctx.Done():
 		r.refuse(Errorf(CodeUnavailable, "store: %w", ctx.Err()))
 	}
-}
-
-// write runs one write of the store's own methods through the committer.
-func (s *Store) write(ctx context.Context, fn func(tx *storeTx) error) error {
-	return s.Commit(ctx, []Write{func(tx Tx) error { return fn(tx.(*storeTx)) }})[0]
 }
 
 func fillErrors(errs []error, err error) []error {
@@ -90,32 +151,32 @@ func fillErrors(errs []error, err error) []error {
 	return errs
 }
 
-// commitLoop is the committer. It ends when the store closes, answering
-// what is still queued.
-func (s *Store) commitLoop() {
-	defer close(s.committerDone)
+// loop is the committer. It ends when the store closes, answering what
+// is still queued.
+func (c *committer) loop() {
+	defer close(c.done)
 	var group []*commitRequest
 	for {
 		group = group[:0]
 		select {
-		case r := <-s.commits:
+		case r := <-c.commits:
 			group = append(group, r)
-		case <-s.closed:
-			s.refuseQueued()
+		case <-c.closed:
+			c.refuseQueued()
 			return
 		}
 		n := len(group[0].writes)
 	gather:
 		for n < maxGroupWrites {
 			select {
-			case r := <-s.commits:
+			case r := <-c.commits:
 				group = append(group, r)
 				n += len(r.writes)
 			default:
 				break gather
 			}
 		}
-		s.commitGroup(group)
+		c.commitGroup(group)
 		for i, r := range group {
 			r.finish()
 			group[i] = nil
@@ -130,10 +191,10 @@ func (r *commitRequest) finish() { r.done(r.errs) }
 func (r *commitRequest) refuse(err error) { r.done(fillErrors(r.errs, err)) }
 
 // refuseQueued answers the Commit calls still queued at close.
-func (s *Store) refuseQueued() {
+func (c *committer) refuseQueued() {
 	for {
 		select {
-		case r := <-s.commits:
+		case r := <-c.commits:
 			r.refuse(Errorf(CodeUnavailable, "store closed"))
 		default:
 			return
@@ -143,7 +204,7 @@ func (s *Store) refuseQueued() {
 
 // commitGroup runs the writes of group in one transaction and commits it,
 // setting each request's errors.
-func (s *Store) commitGroup(group []*commitRequest) {
+func (c *committer) commitGroup(group []*commitRequest) {
 	// dropped marks the writes left out of the transaction: given up
 	// before their turn, or failed after a change. A write that failed
 	// cleanly is run again in a rerun, since what made it fail may have
@@ -162,31 +223,34 @@ func (s *Store) commitGroup(group []*commitRequest) {
 	}
 	start := time.Now()
 	for {
-		var made int64
-		var history map[string]int
-		err := s.db.Update(func(btx *bbolt.Tx) error {
-			tx := &storeTx{s: s, btx: btx, now: s.now()}
+		err := c.backend.transact(func(tx groupTx) error {
 			for i, r := range group {
 				for j, w := range r.writes {
 					if dropped[i][j] {
 						continue
 					}
-					tx.dirty = false
-					r.errs[j] = storeError(w(tx))
-					if r.errs[j] != nil && tx.dirty {
+					tx.startWrite()
+					err := w(tx)
+					if r.errs[j] = nil; err == nil {
+						continue
+					}
+					if berr := tx.broken(); berr != nil {
+						return berr
+					}
+					r.errs[j] = c.backend.storeError(err)
+					if tx.changed() {
 						dropped[i][j] = true
 						return errRerun
 					}
 				}
 			}
-			made, history = tx.madeTypes, tx.history
 			return nil
 		})
 		if err == errRerun {
 			continue
 		}
 		if err != nil {
-			err = storeError(err)
+			err = c.backend.storeError(err)
 			for i, r := range group {
 				for j := range r.writes {
 					if !dropped[i][j] {
@@ -196,15 +260,8 @@ func (s *Store) commitGroup(group []*commitRequest) {
 			}
 			return
 		}
-		s.types.Add(made)
-		for model, d := range history {
-			s.history[model] += d
-			if s.cfg.ObserveHistory != nil && d != 0 {
-				s.cfg.ObserveHistory(model, s.history[model])
-			}
-		}
-		if s.cfg.ObserveCommit != nil {
-			s.cfg.ObserveCommit(time.Since(start), writes)
+		if c.observe != nil {
+			c.observe(time.Since(start), writes)
 		}
 		return
 	}

@@ -51,6 +51,13 @@
 // delete returns what it removed. Ids always come back as binaries. The
 // [Documents] comment has the details and [Store] the file layout.
 //
+// Many nodes share a [PGStore] instead ([OpenPostgres]): the same
+// documents and streams in a PostgreSQL database (pgx), where each type's
+// Seq is taken in the write's transaction, so that commit order is Seq
+// order on every node, and [PGStore.Tail] brings each node the events
+// the others committed. Both are a [DocumentStore], and [Documents]
+// serves from either; [PGFiles] keeps the uploaded files beside them.
+//
 // Every write is committed and synced to disk before it returns, so a
 // reply that reports a change reports a durable one. The Store is also
 // the [EventLog] of the model types' streams (DESIGN §5): a change and
@@ -66,8 +73,9 @@
 //
 // # Caveats
 //
-//   - One process at a time: bbolt locks the store file, and [OpenStore]
-//     fails after [LockTimeout] if another bertsync holds it.
+//   - One process at a time on a [Store]: bbolt locks the store file, and
+//     [OpenStore] fails after [LockTimeout] if another bertsync holds it.
+//     Many processes share a [PGStore].
 //   - Writes go through one committer, which commits what has queued up
 //     in one bbolt transaction: many writers share a sync to disk, and a
 //     lone one commits at once (see the benchmarks).

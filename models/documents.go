@@ -24,7 +24,8 @@ const (
 )
 
 // Documents is the generic document model: it serves every model type
-// that has no Go handler as a collection of documents in a [Store].
+// that has no Go handler as a collection of documents in a
+// [DocumentStore]: a [Store] or a [PGStore].
 //
 // The methods, for a request of model type T:
 //
@@ -73,9 +74,9 @@ const (
 // makes a type: a read of an unknown type is an empty collection or
 // [ErrNotFound].
 //
-// Documents is safe for concurrent use, as is the Store beneath it.
+// Documents is safe for concurrent use, as is the store beneath it.
 type Documents struct {
-	store    *Store
+	store    DocumentStore
 	allow    map[string]struct{}
 	maxTypes int
 	// defaultList and maxList are DefaultListLimit and MaxListLimit; tests
@@ -99,12 +100,24 @@ type DocumentsConfig struct {
 // NewDocuments returns the document model on store with the default
 // bound on the model types. If allow is not empty, only the model types
 // it names are served; otherwise every type is.
-func NewDocuments(store *Store, allow []string) *Documents {
+func NewDocuments(store DocumentStore, allow []string) *Documents {
 	return NewDocumentsWith(store, DocumentsConfig{Models: allow})
 }
 
 // NewDocumentsWith returns the document model on store configured by cfg.
-func NewDocumentsWith(store *Store, cfg DocumentsConfig) *Documents {
+func NewDocumentsWith(store DocumentStore, cfg DocumentsConfig) *Documents {
+	// A nil store of either kind is no store: Handler serves nothing and
+	// Store returns nil.
+	switch s := store.(type) {
+	case *Store:
+		if s == nil {
+			store = nil
+		}
+	case *PGStore:
+		if s == nil {
+			store = nil
+		}
+	}
 	d := &Documents{
 		store:       store,
 		maxTypes:    limits.Resolve(cfg.MaxTypes, DefaultMaxTypes),
@@ -177,10 +190,10 @@ func (h docHandler) Stage(ctx context.Context, req Request) (Change, bool, error
 	}
 	attrs := req.Props.Delete("id")
 	check := replyCheck(req.MaxReplySize)
-	var change func(tx *storeTx) (any, error)
+	var change func(tx docTx) (any, error)
 	switch req.Method {
 	case Create:
-		change = func(tx *storeTx) (any, error) {
+		change = func(tx docTx) (any, error) {
 			id, err := tx.insert(h.model, id, attrs, h.d.maxTypes, check)
 			if err != nil {
 				return nil, err
@@ -193,14 +206,14 @@ func (h docHandler) Stage(ctx context.Context, req Request) (Change, bool, error
 		}
 		switch req.Method {
 		case Update:
-			change = func(tx *storeTx) (any, error) {
+			change = func(tx docTx) (any, error) {
 				if _, err := tx.replace(h.model, id, attrs, h.d.maxTypes, check); err != nil {
 					return nil, err
 				}
 				return withID(id, attrs), nil
 			}
 		case Patch:
-			change = func(tx *storeTx) (any, error) {
+			change = func(tx docTx) (any, error) {
 				merged, err := tx.merge(h.model, id, attrs, check)
 				if err != nil {
 					return nil, err
@@ -208,7 +221,7 @@ func (h docHandler) Stage(ctx context.Context, req Request) (Change, bool, error
 				return withID(id, merged), nil
 			}
 		case Delete:
-			change = func(tx *storeTx) (any, error) {
+			change = func(tx docTx) (any, error) {
 				old, err := tx.remove(h.model, id)
 				if err != nil {
 					return nil, err
@@ -220,11 +233,11 @@ func (h docHandler) Stage(ctx context.Context, req Request) (Change, bool, error
 		return nil, false, nil
 	}
 	return func(tx Tx) (any, error) {
-		stx, ok := tx.(*storeTx)
-		if !ok || stx.s != h.d.store {
+		dtx, ok := tx.(docTx)
+		if !ok || dtx.store() != h.d.store {
 			return nil, fmt.Errorf("models: the %s documents are in another store than this transaction's", h.model)
 		}
-		return change(stx)
+		return change(dtx)
 	}, true, nil
 }
 

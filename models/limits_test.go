@@ -229,7 +229,7 @@ func TestDocumentsWritesCheckedBeforeCommit(t *testing.T) {
 func bulkInsert(t testing.TB, s *Store, model string, n, size int, owner func(i int) string) []string {
 	t.Helper()
 	ids := make([]string, n)
-	err := s.write(context.Background(), func(tx *storeTx) error {
+	err := docWrite(context.Background(), s, func(tx docTx) error {
 		for i := range n {
 			ids[i] = string(rune('a'+i/26)) + string(rune('a'+i%26))
 			attrs := Props{{Key: "i", Value: int64(i)}, {Key: "blob", Value: bytes.Repeat([]byte{byte(i)}, size)}}
@@ -301,7 +301,7 @@ func TestDocumentsListTrimmed(t *testing.T) {
 	d2 := NewDocuments(openTestStore(t), nil)
 	h2, _ := d2.Handler("character")
 	wantMine := []string{}
-	ids := bulkInsert(t, d2.store, "character", n, size, func(i int) string {
+	ids := bulkInsert(t, d2.store.(*Store), "character", n, size, func(i int) string {
 		if i%3 == 0 {
 			return "me"
 		}

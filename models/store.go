@@ -78,12 +78,10 @@ type Store struct {
 	// ObserveHistory; only the committer touches it once open.
 	history map[string]int
 
-	commits       chan *commitRequest
-	submitMu      sync.RWMutex  // Submit's read lock, Close's lock (commit.go)
-	closed        chan struct{} // closed by Close
-	committerDone chan struct{} // closed when the committer has ended
-	closeOnce     sync.Once
-	closeErr      error
+	// commits is the group commit (commit.go): the one writer.
+	commits  *committer
+	closeErr error
+	closed   sync.Once
 }
 
 // StoreConfig configures [OpenStoreWith]. Its limits follow the rule of
@@ -172,15 +170,15 @@ func openStore(path string, cfg StoreConfig, lockTimeout time.Duration) (*Store,
 	}
 	cfg.History = cfg.History.resolved()
 	cfg.MaxTypes = limits.Resolve(cfg.MaxTypes, DefaultMaxTypes)
-	s := &Store{
-		db: db, path: path, cfg: cfg, epoch: epoch, now: time.Now, history: history,
-		commits:       make(chan *commitRequest, commitQueue),
-		closed:        make(chan struct{}),
-		committerDone: make(chan struct{}),
-	}
+	s := &Store{db: db, path: path, cfg: cfg, epoch: epoch, now: time.Now, history: history}
 	s.types.Store(types)
-	go s.commitLoop()
+	s.commits = newCommitter(s, cfg.ObserveCommit)
 	return s, nil
+}
+
+// Ready reports whether the store file is open (see [DocumentStore]).
+func (s *Store) Ready(ctx context.Context) error {
+	return s.view(ctx, func(*bbolt.Tx) error { return nil })
 }
 
 // TypeCount returns the number of model types the store holds: those
@@ -193,12 +191,8 @@ func (s *Store) Path() string { return s.path }
 // Close closes the store file. Operations after Close fail with
 // [ErrUnavailable]. Close may be called more than once.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.closed)
-		<-s.committerDone
-		s.submitMu.Lock()
-		s.refuseQueued()
-		s.submitMu.Unlock()
+	s.closed.Do(func() {
+		s.commits.close()
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
@@ -221,58 +215,27 @@ func (s *Store) Get(ctx context.Context, model, id string) (Props, error) {
 // (see newDocumentID).
 // A document id that exists is an error wrapping [ErrConflict].
 func (s *Store) Insert(ctx context.Context, model, id string, attrs Props) (string, error) {
-	return s.insert(ctx, model, id, attrs, -1, nil)
-}
-
-// insert is Insert, refusing a new model type beyond maxTypes (see
-// storeTx.typeBucket) and what check refuses.
-func (s *Store) insert(ctx context.Context, model, id string, attrs Props, maxTypes int, check docCheck) (string, error) {
-	err := s.write(ctx, func(tx *storeTx) (err error) {
-		id, err = tx.insert(model, id, attrs, maxTypes, check)
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	return id, nil
+	return insertDoc(ctx, s, model, id, attrs)
 }
 
 // Put replaces the attributes of document id, or stores a new document if
 // there is none; created says which. A replaced document keeps its place
 // in the collection's order.
 func (s *Store) Put(ctx context.Context, model, id string, attrs Props) (created bool, err error) {
-	err = s.write(ctx, func(tx *storeTx) (err error) {
-		created, err = tx.replace(model, id, attrs, -1, nil)
-		return err
-	})
-	return created, err
+	return putDoc(ctx, s, model, id, attrs)
 }
 
 // Merge sets the given attributes on document id, keeping the others, and
 // returns all its attributes. A missing document is an error wrapping
 // [ErrNotFound].
 func (s *Store) Merge(ctx context.Context, model, id string, attrs Props) (merged Props, err error) {
-	err = s.write(ctx, func(tx *storeTx) (err error) {
-		merged, err = tx.merge(model, id, attrs, nil)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return merged, nil
+	return mergeDoc(ctx, s, model, id, attrs)
 }
 
 // Remove deletes document id and returns the attributes it had. A missing
 // document is an error wrapping [ErrNotFound].
 func (s *Store) Remove(ctx context.Context, model, id string) (old Props, err error) {
-	err = s.write(ctx, func(tx *storeTx) (err error) {
-		old, err = tx.remove(model, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return old, nil
+	return removeDoc(ctx, s, model, id)
 }
 
 // findRecord looks document id of model up in tx: its model's buckets,
@@ -295,21 +258,7 @@ func findRecord(tx *bbolt.Tx, model, id string) (docs, order *bbolt.Bucket, seq 
 // created, skipping the first offset. A model with no documents has an
 // empty list. The cost grows with offset + limit.
 func (s *Store) List(ctx context.Context, model string, offset, limit int) ([]Doc, error) {
-	if offset < 0 || limit < 0 {
-		return nil, Errorf(CodeBadRequest, "negative offset or limit")
-	}
-	list := []Doc{}
-	if limit == 0 {
-		return list, nil
-	}
-	err := s.each(ctx, model, offset, func(d Doc) (bool, error) {
-		list = append(list, d)
-		return len(list) < limit, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return list, nil
+	return listDocs(ctx, s, model, offset, limit)
 }
 
 // each calls fn with the documents of model in creation order, after
@@ -559,7 +508,7 @@ func (s *Store) Walk(ctx context.Context, fn func(model string, d Doc) error) er
 // them all outside any request: the gateway's sweep of unreferenced
 // uploads. It is here, beside the store's other whole-store functions,
 // rather than in documents.go. A nil d has none.
-func (d *Documents) Store() *Store {
+func (d *Documents) Store() DocumentStore {
 	if d == nil {
 		return nil
 	}

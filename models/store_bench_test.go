@@ -116,7 +116,7 @@ func BenchmarkStoreList(b *testing.B) {
 func fillStore(b *testing.B, s *Store, n int) string {
 	b.Helper()
 	attrs := benchAttrs()
-	err := s.write(context.Background(), func(tx *storeTx) error {
+	err := docWrite(context.Background(), s, func(tx docTx) error {
 		for i := 1; i <= n; i++ {
 			if _, err := tx.insert("c", strconv.Itoa(i), attrs, -1, nil); err != nil {
 				return err

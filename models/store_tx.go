@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"time"
 
 	"github.com/bertsync/bertsync/internal/limits"
@@ -25,7 +26,58 @@ type storeTx struct {
 	history   map[string]int
 }
 
-var _ Tx = (*storeTx)(nil)
+var _ docTx = (*storeTx)(nil)
+
+func (tx *storeTx) startWrite()   { tx.dirty = false }
+func (tx *storeTx) changed() bool { return tx.dirty }
+
+// broken is nil: a bbolt transaction goes on after any failed write.
+func (tx *storeTx) broken() error { return nil }
+
+func (tx *storeTx) store() DocumentStore { return tx.s }
+
+// Commit runs writes in one transaction, shared with the writes of other
+// Commit calls made meanwhile (see [EventLog]). It returns when that
+// transaction is on disk, whatever ctx does once the writes are handed
+// over: by then they may commit, and the caller must learn whether they
+// did.
+func (s *Store) Commit(ctx context.Context, writes []Write) []error {
+	return s.commits.commit(ctx, writes)
+}
+
+// Submit hands writes to the committer, which calls done with their
+// errors (see [EventLog]).
+func (s *Store) Submit(ctx context.Context, writes []Write, done func(errs []error)) {
+	s.commits.submit(ctx, writes, done)
+}
+
+// transact runs apply in one bbolt write transaction (see [groupBackend])
+// and then counts the types and history it changed.
+func (s *Store) transact(apply func(tx groupTx) error) error {
+	var made int64
+	var history map[string]int
+	err := s.db.Update(func(btx *bbolt.Tx) error {
+		tx := &storeTx{s: s, btx: btx, now: s.now()}
+		if err := apply(tx); err != nil {
+			return err
+		}
+		made, history = tx.madeTypes, tx.history
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.types.Add(made)
+	for model, d := range history {
+		s.history[model] += d
+		if s.cfg.ObserveHistory != nil && d != 0 {
+			s.cfg.ObserveHistory(model, s.history[model])
+		}
+	}
+	return nil
+}
+
+func (s *Store) storeError(err error) error { return storeError(err) }
 
 // typeBucket returns the bucket of model, making it if the type is new.
 // A new type that would make the store hold more than maxTypes (no bound

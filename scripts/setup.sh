@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh installs what the test suite needs on a fresh Debian machine:
 # Erlang/OTP (the codec's reference and the Erlang peer), Chromium (the
-# browser tests), the Go modules, and the npm packages of the browser
+# browser tests), PostgreSQL (the store of many nodes, which the tests
+# start themselves), the Go modules, and the npm packages of the browser
 # tests and of the JS client's build (esbuild).
 # It skips whatever is already there, so running it twice is cheap.
 set -euo pipefail
@@ -10,6 +11,9 @@ cd "$(dirname "$0")/.."
 need=()
 command -v erl >/dev/null 2>&1 || need+=(erlang-base)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# PostgreSQL: the tests start servers of their own (internal/pgtest), and
+# the cluster bench compares with pgbench.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"

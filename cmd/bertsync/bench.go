@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -37,6 +38,14 @@ for a bare gorilla/websocket server started in this process as the baseline:
   auth          only with --phases auth: read round trips on connections
                 opened with a JWT against anonymous ones, alternating, on
                 a server of its own started with --jwt-secret-file
+  cluster       only with --phases cluster: --cluster-nodes serve processes
+                (children of the bench) on one PostgreSQL database
+                (--pg-url, else a server the bench starts); push latency
+                p50/p99 to --subscribers spread over the nodes from a
+                writer on node 1, against one node alone on another
+                database of the same server; durable creates/s from
+                --clients spread over the nodes, against pgbench inserts
+                on the same server; fails on a lost or duplicated push
 
 With no --url the server runs in this process (bertsync serve on a
 temporary --data directory and 127.0.0.1:0), which is what makes its memory
@@ -77,12 +86,20 @@ func parseBenchFlags(args []string, stderr io.Writer) (bench.Config, error) {
 	fs.IntVar(&cfg.Idle, "idle", 1000, "connections of the idle-memory phase")
 	fs.IntVar(&cfg.Types, "types", 10, "model types the commit phase's --clients create on in its spread run, client i on type i mod types")
 	fs.StringVar(&cfg.CompareURL, "compare-url", "", "commit phase: Bullet endpoint of another running server (the previous release) that gets the same creates, ws://127.0.0.1:PORT/bullet")
-	phases := fs.String("phases", "idle,rt,fanout", "phases to run: idle, rt, fanout, commit, auth (always in that order)")
+	fs.IntVar(&cfg.ClusterNodes, "cluster-nodes", 3, "cluster phase: serve processes on one PostgreSQL database")
+	fs.StringVar(&cfg.PGURL, "pg-url", "", "cluster phase: PostgreSQL server of a role that may create databases, postgres://USER@HOST:PORT/DB (empty: start one)")
+	phases := fs.String("phases", "idle,rt,fanout", "phases to run: idle, rt, fanout, commit, auth, cluster (always in that order)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (clients, baseline and in-process server) to this file")
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile to this file while the bertsync idle connections are open")
 	if err := fs.Parse(args); err != nil {
 		return bench.Config{}, err // printed by fs, with the usage
 	}
+	// The cluster phase's nodes are this binary's `serve`, with the
+	// admission limits of the in-process server lifted the same way.
+	if exe, err := os.Executable(); err == nil {
+		cfg.Executable = exe
+	}
+	cfg.NodeArgs = benchAdmission
 	cfg.Ops = splitFlagList(*ops)
 	cfg.Phases = splitFlagList(*phases)
 	err := cfg.Validate()

@@ -45,6 +45,9 @@ type serveFlags struct {
 	tlsCert, tlsKey, metricsAddr string
 	// shutdownTimeout is --shutdown-timeout.
 	shutdownTimeout time.Duration
+	// store is --store, a PostgreSQL URL (empty: bbolt under data), and
+	// clusterAddr --cluster-addr, where this node listens for the others.
+	store, clusterAddr string
 }
 
 // parseServeFlags reads args, each flag defaulting to its environment
@@ -91,6 +94,8 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	metricsAddr := fs.String("metrics-addr", env("BERTSYNC_METRICS_ADDR", ""), "serve Prometheus metrics at /metrics on a listener of its own at `address` host:port (plain HTTP: keep it private); empty: no metrics [BERTSYNC_METRICS_ADDR]")
 	historySize := fs.String("history-size", env("BERTSYNC_HISTORY_SIZE", strconv.Itoa(models.DefaultHistorySize)), "latest `events` of each model type kept for clients that reconnect to recover; 0 keeps none [BERTSYNC_HISTORY_SIZE]")
 	historyTTL := fs.String("history-ttl", env("BERTSYNC_HISTORY_TTL", models.DefaultHistoryTTL.String()), "`age` past which an event is no longer kept for recovery; 0 means no age limit [BERTSYNC_HISTORY_TTL]")
+	store := fs.String("store", env("BERTSYNC_STORE", ""), "PostgreSQL `url` (postgres://USER@HOST:PORT/DB) holding the documents, streams and files, shared by every node on it; empty: bbolt in --data, one node [BERTSYNC_STORE]")
+	clusterAddr := fs.String("cluster-addr", env("BERTSYNC_CLUSTER_ADDR", ""), "host:port `address` where this node listens for the other nodes (protoactor remote); required with a PostgreSQL --store [BERTSYNC_CLUSTER_ADDR]")
 	shutdownTimeout := fs.String("shutdown-timeout", env("BERTSYNC_SHUTDOWN_TIMEOUT", gateway.DefaultShutdownTimeout.String()), "on SIGTERM or SIGINT, how long (`duration`) sessions get to answer what they received and polling clients to fetch what is theirs before the rest is closed [BERTSYNC_SHUTDOWN_TIMEOUT]")
 	if err := fs.Parse(args); err != nil {
 		return serveFlags{}, err
@@ -100,6 +105,10 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}
 	f := serveFlags{addr: *addr, data: *data, path: *path, models: splitFlagList(*modelList), origins: splitFlagList(*origins),
 		tlsCert: *tlsCert, tlsKey: *tlsKey, metricsAddr: strings.TrimSpace(*metricsAddr)}
+	f.store, f.clusterAddr = strings.TrimSpace(*store), strings.TrimSpace(*clusterAddr)
+	if err := checkStoreFlags(f.store, f.clusterAddr); err != nil {
+		return serveFlags{}, err
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return serveFlags{}, errors.New("-tls-cert and -tls-key go together: give both or neither")
 	}
@@ -113,6 +122,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		return serveFlags{}, err
 	}
 	f.history = history
+	if f.store != "" && history.Size < 0 {
+		return serveFlags{}, errors.New("-history-size 0 with a PostgreSQL -store: the other nodes read their events from the history, so it must keep some")
+	}
 	timeout, err := time.ParseDuration(strings.TrimSpace(*shutdownTimeout))
 	if err != nil || timeout <= 0 {
 		return serveFlags{}, fmt.Errorf("bad -shutdown-timeout %q: want a positive duration such as 15s", *shutdownTimeout)
@@ -230,6 +242,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	err = gateway.ListenAndServe(ctx, gateway.ServeConfig{
 		Addr:            f.addr,
 		DataDir:         f.data,
+		Store:           f.store,
+		ClusterAddr:     f.clusterAddr,
 		Models:          f.models,
 		Logger:          log,
 		TLSCertFile:     f.tlsCert,
@@ -334,4 +348,25 @@ func parseHistory(size, ttl string) (models.HistoryConfig, error) {
 		h.TTL = -1
 	}
 	return h, nil
+}
+
+// checkStoreFlags checks --store and --cluster-addr (DESIGN §7): a
+// PostgreSQL URL needs a cluster address, and a cluster address a
+// PostgreSQL store, which is how the nodes find each other.
+func checkStoreFlags(store, clusterAddr string) error {
+	if store != "" && !strings.HasPrefix(store, "postgres://") && !strings.HasPrefix(store, "postgresql://") {
+		return fmt.Errorf("bad -store %q: want a postgres:// or postgresql:// URL, or nothing for bbolt in -data", store)
+	}
+	switch {
+	case store != "" && clusterAddr == "":
+		return errors.New("-store postgres://... needs -cluster-addr host:port, where this node listens for the others")
+	case store == "" && clusterAddr != "":
+		return errors.New("-cluster-addr needs -store postgres://...: the nodes find each other through the database")
+	}
+	if clusterAddr != "" {
+		if _, _, err := net.SplitHostPort(clusterAddr); err != nil {
+			return fmt.Errorf("bad -cluster-addr %q: want host:port", clusterAddr)
+		}
+	}
+	return nil
 }

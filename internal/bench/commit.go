@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/bertsync/bertsync/bert"
 	"github.com/bertsync/bertsync/bert/erltext"
 )
@@ -107,6 +109,22 @@ func commitRoundTrips(ctx context.Context, cfg Config, target string, msgs [][]b
 			return commitRun{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	res, _, err := closedLoop(ctx, cfg, conns, msgs, func(i int, reply []byte, err error) error {
+		if err != nil {
+			return err
+		}
+		return check(i, reply, false)
+	})
+	return res, err
+}
+
+// closedLoop has each connection of conns send its message of msgs and
+// wait for the reply, again and again, for cfg.Duration or cfg.Requests,
+// and keeps every round trip's latency; check vets each reply of
+// connection i, or the error of its call, and its first error stops the
+// run. It also returns how
+// many calls each connection had answered.
+func closedLoop(ctx context.Context, cfg Config, conns []*websocket.Conn, msgs [][]byte, check func(i int, reply []byte, err error) error) (commitRun, []int64, error) {
 	perClient := 0
 	if cfg.Requests > 0 {
 		perClient = max(1, cfg.Requests/len(conns))
@@ -131,10 +149,7 @@ func commitRoundTrips(ctx context.Context, cfg Config, target string, msgs [][]b
 					return
 				}
 				reply, err := call(c, msgs[i])
-				if err == nil {
-					err = check(i, reply, false)
-				}
-				if err != nil {
+				if err = check(i, reply, err); err != nil {
 					errOnce.Do(func() { firstErr = err })
 					stop.Store(true)
 					return
@@ -144,13 +159,17 @@ func commitRoundTrips(ctx context.Context, cfg Config, target string, msgs [][]b
 		})
 	}
 	wg.Wait()
+	answered := make([]int64, len(conns))
+	for i, lat := range lats {
+		answered[i] = int64(len(lat))
+	}
 	res := commitRun{elapsed: time.Since(start), lat: slices.Concat(lats...)}
 	res.trips = int64(len(res.lat))
 	slices.Sort(res.lat)
 	if firstErr != nil {
-		return res, firstErr
+		return res, answered, firstErr
 	}
-	return res, ctx.Err()
+	return res, answered, ctx.Err()
 }
 
 // explainReply adds to err what the reply was, with a hint for the usual

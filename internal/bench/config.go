@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -61,9 +62,25 @@ type Config struct {
 	// test's, ws://HOST:PORT/PATH. Empty: none.
 	CompareURL string
 
+	// ClusterNodes is the number of `serve` processes of the cluster
+	// phase on one PostgreSQL database.
+	ClusterNodes int
+	// PGURL is, for the cluster phase, the PostgreSQL server its nodes
+	// use: a postgres:// URL of a role that may create databases (the
+	// phase creates two and drops them afterwards). Empty: the phase
+	// starts a server of its own (internal/pgserver).
+	PGURL string
+	// Executable is the bertsync binary the cluster phase runs its nodes
+	// with, as `Executable serve ...`, each a child process.
+	Executable string
+	// NodeArgs are flags added to every node's `serve` command line, such
+	// as the admission limits the bench lifts.
+	NodeArgs []string
+
 	// Phases are the phases to run: "idle", "rt", "fanout", "commit",
-	// "auth". They run in that order whatever the order here. "auth"
-	// needs the in-process server (no URL): it starts one of its own.
+	// "auth", "cluster". They run in that order whatever the order here.
+	// "auth" needs the in-process server (no URL): it starts one of its
+	// own. "cluster" starts nodes of its own as child processes.
 	Phases []string
 
 	// CPUProfile, if not empty, is the file a CPU profile of the whole
@@ -105,6 +122,7 @@ const (
 	maxRequests = 100_000_000
 	maxRepeat   = 100
 	maxTypes    = 1000
+	maxNodes    = 16
 )
 
 // Validate reports the first field that is out of its bounds or unknown.
@@ -124,8 +142,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--rounds must be 1..%d", maxRounds)
 	case c.Idle < 1 || c.Idle > maxConns:
 		return fmt.Errorf("--idle must be 1..%d", maxConns)
-	case slices.Contains(c.Phases, "commit") && (c.Types < 1 || c.Types > maxTypes):
+	case (slices.Contains(c.Phases, "commit") || slices.Contains(c.Phases, "cluster")) && (c.Types < 1 || c.Types > maxTypes):
 		return fmt.Errorf("--types must be 1..%d", maxTypes)
+	}
+	if slices.Contains(c.Phases, "cluster") {
+		if err := c.validateCluster(); err != nil {
+			return err
+		}
 	}
 	for _, op := range c.Ops {
 		if op != "read" && op != "create" {
@@ -134,9 +157,9 @@ func (c Config) Validate() error {
 	}
 	for _, p := range c.Phases {
 		switch p {
-		case "idle", "rt", "fanout", "commit", "auth":
+		case "idle", "rt", "fanout", "commit", "auth", "cluster":
 		default:
-			return fmt.Errorf("--phases: unknown phase %q (want idle, rt, fanout, commit, auth)", p)
+			return fmt.Errorf("--phases: unknown phase %q (want idle, rt, fanout, commit, auth, cluster)", p)
 		}
 	}
 	if c.CompareURL != "" {
@@ -156,6 +179,19 @@ func (c Config) Validate() error {
 		}
 	} else if c.Serve == nil {
 		return errors.New("no server: set --url, or Config.Serve to run one in this process")
+	}
+	return nil
+}
+
+// validateCluster checks the fields of the cluster phase.
+func (c Config) validateCluster() error {
+	switch {
+	case c.ClusterNodes < 2 || c.ClusterNodes > maxNodes:
+		return fmt.Errorf("--cluster-nodes must be 2..%d", maxNodes)
+	case c.Executable == "":
+		return errors.New("the cluster phase needs the bertsync binary to start its nodes with (Config.Executable)")
+	case c.PGURL != "" && !strings.HasPrefix(c.PGURL, "postgres://") && !strings.HasPrefix(c.PGURL, "postgresql://"):
+		return fmt.Errorf("--pg-url %q: want postgres://USER@HOST:PORT/DB", c.PGURL)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package bench measures a bertsync server against baselines started in
 // the same process, for `bertsync bench`.
 //
-// [Run] loads the server under test over loopback in up to five phases,
+// [Run] loads the server under test over loopback in up to six phases,
 // always in this order, and prints each phase's figures beside the same
 // figures for a baseline:
 //
@@ -20,6 +20,9 @@
 //	auth     read round trips on connections opened with a JWT against
 //	         anonymous ones, on a server of its own that authenticates
 //	         (--jwt-secret-file)
+//	cluster  several `serve` processes on one PostgreSQL database:
+//	         cross-node push latency against one node alone, durable
+//	         creates per second against pgbench on the same server
 //
 // Each bertsync run of the round-trip phase is compared with the echo runs
 // on either side of it, so that a change in the machine's load moves both

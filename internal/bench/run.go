@@ -38,7 +38,12 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 
 	target := cfg.URL
 	where := "running server " + cfg.URL
-	if target == "" {
+	// The auth and cluster phases start servers of their own.
+	needTarget := slices.ContainsFunc(cfg.Phases, func(p string) bool { return p != "auth" && p != "cluster" })
+	if target == "" && !needTarget {
+		where = "servers started by each phase"
+	}
+	if target == "" && needTarget {
 		srv, err := startInProcess(ctx, cfg.Serve, cfg.Data, nil)
 		if err != nil {
 			return fmt.Errorf("in-process server: %w", err)
@@ -74,9 +79,14 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	// Last: it starts a server of its own.
+	// Last: these start servers of their own.
 	if slices.Contains(cfg.Phases, "auth") {
 		if err := authPhase(ctx, cfg, stdout); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(cfg.Phases, "cluster") {
+		if err := clusterPhase(ctx, cfg, stdout); err != nil {
 			return err
 		}
 	}

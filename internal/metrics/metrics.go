@@ -61,6 +61,10 @@ type Metrics struct {
 	commitWrites   prometheus.Histogram
 	historyEvents  *prometheus.GaugeVec
 	otherHistory   historySum
+
+	nodesAlive   prometheus.Gauge
+	crossNodeLag prometheus.Histogram
+	streamGaps   prometheus.Counter
 }
 
 // Histogram buckets. Requests run from tens of microseconds (a read
@@ -111,6 +115,12 @@ func New(opts Options) *Metrics {
 		Namespace: namespace, Name: "store_commit_writes", Buckets: groupBuckets,
 		Help: "Writes per store commit (the group committed together).",
 	})
+	m.nodesAlive = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "cluster_nodes_alive", Help: "Nodes on the same PostgreSQL store that this node sees alive, itself included (0 with bbolt)."})
+	m.crossNodeLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "cluster_event_lag_seconds", Buckets: requestBuckets,
+		Help: "Time from another node's commit of an event (the database's clock) to its arrival at this node (this node's clock).",
+	})
+	m.streamGaps = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "cluster_stream_gaps_total", Help: "Holes in a stream that this node could not fill from history: its subscribers' sessions were ended to recover."})
 	m.historyEvents = gauge("stream_history_events", "Events kept in the history of a model type's stream (\"other\": the sum over types not named by --models or --rules).", "model")
 
 	build := opts.Build
@@ -129,6 +139,7 @@ func New(opts Options) *Metrics {
 		m.requests, m.requestDuration,
 		m.pushesSent, m.pushesDropped, m.slowConsumers, m.queues,
 		m.commitDuration, m.commitWrites, m.historyEvents,
+		m.nodesAlive, m.crossNodeLag, m.streamGaps,
 	)
 	return m
 }
