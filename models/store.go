@@ -130,7 +130,14 @@ func openStore(path string, cfg StoreConfig, lockTimeout time.Duration) (*Store,
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("models: open store: %w", err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: lockTimeout,
+		// The freelist is not written at each commit (one page or more
+		// fewer per commit, the group commit's cost) but rebuilt by a scan
+		// at open; the hashmap freelist allocates in constant time.
+		NoFreelistSync: true,
+		FreelistType:   bbolt.FreelistMapType,
+	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("models: open store %s: the file is locked by another process (gave up after %v): %w", path, lockTimeout, err)
 	}
