@@ -76,3 +76,33 @@ func TestVersionCommand(t *testing.T) {
 		t.Errorf("usage does not list version:\n%s", usage.String())
 	}
 }
+
+// TestStoreFlags: --store and --cluster-addr go together (DESIGN §7),
+// from flags or the environment, and a PostgreSQL store needs a history.
+func TestStoreFlags(t *testing.T) {
+	t.Parallel()
+	const url = "postgres://bertsync@db:5432/app"
+	env := map[string]string{"BERTSYNC_STORE": url, "BERTSYNC_CLUSTER_ADDR": "10.0.0.1:7070"}
+	f, err := parseServeFlags([]string{"--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.store != url || f.clusterAddr != "10.0.0.1:7070" {
+		t.Fatalf("from the environment: store %q, cluster %q", f.store, f.clusterAddr)
+	}
+	if f, err = parseServeFlags([]string{"--addr", "127.0.0.1:0", "--store", "postgresql://h/db", "--cluster-addr", ":7070"}, func(string) string { return "" }, io.Discard); err != nil || f.store != "postgresql://h/db" {
+		t.Fatalf("postgresql:// URL: %+v, %v", f, err)
+	}
+	for _, args := range [][]string{
+		{"--store", url},
+		{"--cluster-addr", "127.0.0.1:7070"},
+		{"--store", "mysql://h/db", "--cluster-addr", "127.0.0.1:7070"},
+		{"--store", url, "--cluster-addr", "7070"},
+		{"--store", url, "--cluster-addr", "127.0.0.1:7070", "--history-size", "0"},
+	} {
+		args = append([]string{"--addr", "127.0.0.1:0"}, args...)
+		if _, err := parseServeFlags(args, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}
