@@ -676,6 +676,10 @@ func testTailPGStore(t *testing.T, srv *pgtest.Server) {
 		return seqs
 	}
 	want := commit(b, 3)
+	// Read before b's history (4 events) lets them go: its Seq 6 prunes
+	// 1 and 2, and a tailer that had not read them yet would rightly
+	// report them lost.
+	r.waitSeq("doc", want[len(want)-1])
 	commit(a, 2)
 	want = append(want, commit(b, 1)...)
 	r.waitSeq("doc", want[len(want)-1])
