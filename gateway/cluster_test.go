@@ -19,14 +19,8 @@ import (
 	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/internal/cluster"
 	"github.com/bertsync/bertsync/internal/pgtest"
+	"github.com/bertsync/bertsync/models"
 )
-
-// clusterSchema is the part of the store's migration the membership
-// uses.
-const clusterSchema = `
-CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
-CREATE TABLE IF NOT EXISTS nodes (id text PRIMARY KEY, cluster_addr text NOT NULL, http_addr text NOT NULL,
-	started_at timestamptz NOT NULL DEFAULT now(), heartbeat_at timestamptz NOT NULL DEFAULT now());`
 
 // Short durations, so that a dead node is seen dead quickly.
 var (
@@ -158,14 +152,18 @@ func TestCluster(t *testing.T) {
 	remotes := startRemotes(t, 2*subtests)
 	db := func(t *testing.T) *pgxpool.Pool {
 		name := strings.ToLower(strings.NewReplacer("/", "_").Replace(t.Name()))
-		pool, err := pgxpool.New(context.Background(), srv.CreateDB(t, name))
+		url := srv.CreateDB(t, name)
+		// The store's own migration makes the nodes and meta tables.
+		store, err := models.OpenPostgres(context.Background(), url, models.PGConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store.Close()
+		pool, err := pgxpool.New(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		if _, err := pool.Exec(context.Background(), clusterSchema); err != nil {
-			t.Fatal(err)
-		}
 		return pool
 	}
 	two := func(t *testing.T, cfg Config) (*routedNode, *routedNode) {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -61,8 +60,6 @@ type clusterSeat struct {
 
 	stopTail context.CancelFunc
 	tailDone chan struct{}
-	stopView chan struct{}
-	viewDone sync.WaitGroup
 }
 
 // joinCluster starts the remote at cfg.ClusterAddr, joins the nodes table
@@ -79,8 +76,9 @@ func joinCluster(ctx context.Context, cfg ServeConfig, pg *models.PGStore, httpA
 	if err != nil {
 		return nil, fmt.Errorf("gateway: cluster: %w", err)
 	}
-	n := &clusterSeat{as: as, remote: r, log: log, stopView: make(chan struct{})}
-	members, err := cluster.Join(ctx, pg.Pool(), cluster.Node{ID: pg.Node(), ClusterAddr: addr, HTTPAddr: httpAddr.String()}, cluster.Config{Logger: log})
+	n := &clusterSeat{as: as, remote: r, log: log}
+	members, err := cluster.Join(ctx, pg.Pool(), cluster.Node{ID: pg.Node(), ClusterAddr: addr, HTTPAddr: httpAddr.String()},
+		cluster.Config{Logger: log, OnView: m.SetNodesAlive})
 	if err != nil {
 		r.Shutdown(false)
 		return nil, fmt.Errorf("gateway: cluster: %w", err)
@@ -94,7 +92,6 @@ func joinCluster(ctx context.Context, cfg ServeConfig, pg *models.PGStore, httpA
 		n.leave()
 		return nil, fmt.Errorf("gateway: cluster: %w", err)
 	}
-	n.viewDone.Go(func() { n.reportView(m) })
 	return n, nil
 }
 
@@ -116,23 +113,6 @@ func (n *clusterSeat) tail(pg *models.PGStore, sys *actors.System) {
 	}()
 }
 
-// reportView keeps the metric of live nodes current.
-func (n *clusterSeat) reportView(m *metrics.Metrics) {
-	if m == nil {
-		return
-	}
-	t := time.NewTicker(cluster.DefaultHeartbeat)
-	defer t.Stop()
-	for {
-		m.SetNodesAlive(len(n.members.Live()))
-		select {
-		case <-t.C:
-		case <-n.stopView:
-			return
-		}
-	}
-}
-
 // leave ends this node's part: after the gateway and the actors have shut
 // down, before the store closes.
 func (n *clusterSeat) leave() {
@@ -140,8 +120,6 @@ func (n *clusterSeat) leave() {
 		n.stopTail()
 		<-n.tailDone
 	}
-	close(n.stopView)
-	n.viewDone.Wait()
 	if n.gw != nil {
 		n.gw.Close()
 	}

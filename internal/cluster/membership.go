@@ -53,6 +53,9 @@ type Config struct {
 	Forget time.Duration
 	// Logger receives the membership's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// OnView, if set, is told how many nodes are alive, this one
+	// included: once at the join, and after each heartbeat.
+	OnView func(alive int)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -219,6 +222,9 @@ func (m *Membership) loop(joinCtx, ctx context.Context) {
 	tick := time.NewTicker(m.cfg.Heartbeat)
 	defer tick.Stop()
 	for {
+		if m.cfg.OnView != nil {
+			m.cfg.OnView(len(m.Live()))
+		}
 		select {
 		case <-ctx.Done():
 			return

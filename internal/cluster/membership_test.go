@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,7 +74,10 @@ func rowExists(t *testing.T, pool *pgxpool.Pool, id string) bool {
 
 func testMembership(t *testing.T, pool *pgxpool.Pool) {
 	ctx := context.Background()
-	a := join(t, ctx, pool, "a", fast)
+	var aView atomic.Int64
+	aCfg := fast
+	aCfg.OnView = func(alive int) { aView.Store(int64(alive)) }
+	a := join(t, ctx, pool, "a", aCfg)
 	b := join(t, ctx, pool, "b", fast)
 	cctx, crash := context.WithCancel(ctx)
 	c := join(t, cctx, pool, "c", fast)
@@ -81,6 +85,7 @@ func testMembership(t *testing.T, pool *pgxpool.Pool) {
 	for _, m := range []*Membership{a, b, c} {
 		eventually(t, m.Self().ID+" sees all three", func() bool { return len(m.Live()) == 3 })
 	}
+	eventually(t, "a's view hook tells of three", func() bool { return aView.Load() == 3 })
 	n, ok := a.Lookup(ctx, "b")
 	if !ok || n.ClusterAddr != "127.0.0.1:1b" || n.HTTPAddr != "127.0.0.1:2b" || n.StartedAt.IsZero() {
 		t.Fatalf("a.Lookup(b) = %+v, %v", n, ok)
@@ -97,6 +102,7 @@ func testMembership(t *testing.T, pool *pgxpool.Pool) {
 		t.Fatal("b's row survived Leave")
 	}
 	eventually(t, "a sees b gone", func() bool { _, ok := a.Lookup(ctx, "b"); return !ok })
+	eventually(t, "a's view hook tells of two", func() bool { return aView.Load() == 2 })
 	if _, ok := c.Lookup(ctx, "b"); ok {
 		// c refreshes too; give it its heartbeat.
 		eventually(t, "c sees b gone", func() bool { _, ok := c.Lookup(ctx, "b"); return !ok })
