@@ -52,7 +52,6 @@ func openServedStore(ctx context.Context, cfg ServeConfig, scfg models.StoreConf
 
 // clusterSeat is this node's part in the cluster, while it serves.
 type clusterSeat struct {
-	as      *actor.ActorSystem
 	remote  *remote.Remote
 	members *cluster.Membership
 	gw      *Cluster
@@ -76,7 +75,7 @@ func joinCluster(ctx context.Context, cfg ServeConfig, pg *models.PGStore, httpA
 	if err != nil {
 		return nil, fmt.Errorf("gateway: cluster: %w", err)
 	}
-	n := &clusterSeat{as: as, remote: r, log: log}
+	n := &clusterSeat{remote: r, log: log}
 	members, err := cluster.Join(ctx, pg.Pool(), cluster.Node{ID: pg.Node(), ClusterAddr: addr, HTTPAddr: httpAddr.String()},
 		cluster.Config{Logger: log, OnView: m.SetNodesAlive})
 	if err != nil {
