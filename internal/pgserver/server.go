@@ -189,7 +189,9 @@ func (s *Server) Kill() {
 		return
 	}
 	s.proc = nil
+	children := childrenOf(p.cmd.Process.Pid) // before they are orphans
 	killGroup(p)
+	killAndWait(children)
 	<-p.done
 }
 
