@@ -65,9 +65,18 @@ func (a *modelActor) stage(ctx actor.Context, st *staged) {
 // mailbox, or once maxStaged are. It runs after every message.
 func (a *modelActor) flushIfDone(ctx actor.Context) {
 	m := a.m
-	if len(m.pending) > 0 && (len(m.pending) >= maxStaged || m.mailbox == nil || m.mailbox.UserMessageCount() == 0) {
+	if len(m.pending) > 0 && (len(m.pending) >= maxStaged || mailboxDrained(m.mailbox)) {
 		a.flush(ctx)
 	}
+}
+
+// mailboxDrained reports whether mb holds no message to run after the
+// current one. protoactor counts a message after queuing it, so the
+// actor can run a message before it is counted and then see a count of
+// -1: that is empty too, and no further run comes to flush what the
+// message staged.
+func mailboxDrained(mb actor.Mailbox) bool {
+	return mb == nil || mb.UserMessageCount() <= 0
 }
 
 // inflightCommit is a batch handed to the event log, in order.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,7 +13,9 @@ import (
 // runs it all in one transaction of the store's backend: one commit, and
 // one sync to disk, for every write that arrived while the previous
 // commit was on disk. A lone write finds the committer waiting and
-// commits at once; nothing waits for company. Both stores, bbolt's
+// commits at once. A group waits for company only when the commit before
+// it had some, and then for no longer than that commit took (groupPace):
+// its writers are likely to write again. Both stores, bbolt's
 // [Store] and PostgreSQL's [PGStore], use this committer; each gives it
 // a [groupBackend] that runs a function in one transaction.
 //
@@ -80,6 +83,7 @@ type committer struct {
 	observe func(d time.Duration, writes int)
 
 	commits   chan *commitRequest
+	queued    atomic.Int64  // writes handed to commits and not taken yet
 	submitMu  sync.RWMutex  // Submit's read lock, close's lock
 	closed    chan struct{} // closed by close
 	done      chan struct{} // closed when the committer has ended
@@ -135,13 +139,16 @@ func (c *committer) submit(ctx context.Context, writes []Write, done func(errs [
 		return
 	default:
 	}
+	c.queued.Add(int64(len(writes)))
 	select {
 	case c.commits <- r:
+		return
 	case <-c.closed:
 		r.refuse(Errorf(CodeUnavailable, "store closed"))
 	case <-ctx.Done():
 		r.refuse(Errorf(CodeUnavailable, "store: %w", ctx.Err()))
 	}
+	c.queued.Add(-int64(len(writes)))
 }
 
 func fillErrors(errs []error, err error) []error {
@@ -156,32 +163,93 @@ func fillErrors(errs []error, err error) []error {
 func (c *committer) loop() {
 	defer close(c.done)
 	var group []*commitRequest
+	patience := time.NewTimer(time.Hour)
+	patience.Stop()
+	var pace groupPace
 	for {
 		group = group[:0]
-		select {
-		case r := <-c.commits:
-			group = append(group, r)
-		case <-c.closed:
-			c.refuseQueued()
-			return
-		}
-		n := len(group[0].writes)
-	gather:
-		for n < maxGroupWrites {
+		n := c.gather(&group, 0)
+		if n == 0 {
 			select {
 			case r := <-c.commits:
 				group = append(group, r)
-				n += len(r.writes)
-			default:
-				break gather
+				n = c.gather(&group, c.took(r))
+			case <-c.closed:
+				c.refuseQueued()
+				return
 			}
 		}
+		if d := time.Until(pace.until); n < pace.expect && d > 0 {
+			patience.Reset(d)
+		wait:
+			for n < pace.expect {
+				select {
+				case r := <-c.commits:
+					group = append(group, r)
+					n = c.gather(&group, n+c.took(r))
+				case <-patience.C:
+					break wait
+				case <-c.closed:
+					break wait
+				}
+			}
+			patience.Stop()
+		}
+		start := time.Now()
 		c.commitGroup(group)
+		pace.committed(n, int(c.queued.Load()), start, time.Now())
 		for i, r := range group {
 			r.finish()
 			group[i] = nil
 		}
 	}
+}
+
+// maxPatience bounds how long a group waits for the writers of the
+// commit before it, whatever that commit took.
+const maxPatience = 5 * time.Millisecond
+
+// groupPace is how long the next group waits for company, and for how
+// many writes. The writers whose commit just ended are answered now and
+// are likely to write again, each about one round trip later; the next
+// group waits for as many writes as they and the writers already queued
+// make, for no longer than the commit just ended took (maxPatience at
+// most). Without the wait, closed-loop writers (each waiting for its
+// reply before writing again, as a client of a model type does) split
+// into two groups that take turns, and each write waits for two commits:
+// the one under way when it arrives, and its own. A lone writer expects
+// only itself: its next write goes at once.
+type groupPace struct {
+	expect int
+	until  time.Time
+}
+
+// committed sets the pace after a commit of n writes that ran from start
+// to end, with queued writes waiting at its end.
+func (p *groupPace) committed(n, queued int, start, end time.Time) {
+	p.expect = min(n+queued, maxGroupWrites)
+	p.until = end.Add(min(end.Sub(start), maxPatience))
+}
+
+// took accounts for r, taken from commits, and returns its writes.
+func (c *committer) took(r *commitRequest) int {
+	c.queued.Add(-int64(len(r.writes)))
+	return len(r.writes)
+}
+
+// gather adds the queued requests to group while it holds fewer than
+// maxGroupWrites writes, n so far, and returns how many it holds.
+func (c *committer) gather(group *[]*commitRequest, n int) int {
+	for n < maxGroupWrites {
+		select {
+		case r := <-c.commits:
+			*group = append(*group, r)
+			n += c.took(r)
+		default:
+			return n
+		}
+	}
+	return n
 }
 
 // finish hands r's errors to its caller.

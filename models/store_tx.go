@@ -214,6 +214,7 @@ func (tx *storeTx) put(docs, order *bbolt.Bucket, id string, seq uint64, attrs P
 	}
 	tx.dirty = true
 	if newPlace {
+		order.FillPercent = appendFill
 		if err := order.SetSequence(seq); err != nil {
 			return err
 		}
