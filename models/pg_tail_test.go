@@ -81,29 +81,44 @@ func openTailStore(tb testing.TB, url string, cfg PGConfig) *PGStore {
 // event's data is "node/seq".
 func appendEvents(ctx context.Context, pool *pgxpool.Pool, model, node string, n int, notify bool) ([]int64, error) {
 	var seqs []int64
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		seqs = seqs[:0]
-		for range n {
-			var seq int64
-			err := tx.QueryRow(ctx, `INSERT INTO types (model, seq) VALUES ($1, 1)
-				ON CONFLICT (model) DO UPDATE SET seq = types.seq + 1 RETURNING seq`, model).Scan(&seq)
-			if err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, `INSERT INTO events (model, seq, node, at, data) VALUES ($1, $2, $3, now(), $4)`,
-				model, seq, node, eventData(node, seq))
-			if err != nil {
-				return err
-			}
-			seqs = append(seqs, seq)
-		}
-		if notify {
-			_, err := tx.Exec(ctx, "SELECT pg_notify('bertsync_events', $1)", model)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) (err error) {
+		if seqs, err = appendEventsTx(ctx, tx, model, n, func(int64) string { return node }); err != nil {
 			return err
 		}
-		return nil
+		return notifyTx(ctx, tx, model, notify)
 	})
 	return seqs, err
+}
+
+// appendEventsTx appends n events of model in tx, each committed by the
+// node nodeOf gives its Seq, and returns their Seqs.
+func appendEventsTx(ctx context.Context, tx pgx.Tx, model string, n int, nodeOf func(seq int64) string) ([]int64, error) {
+	seqs := make([]int64, 0, n)
+	for range n {
+		var seq int64
+		err := tx.QueryRow(ctx, `INSERT INTO types (model, seq) VALUES ($1, 1)
+			ON CONFLICT (model) DO UPDATE SET seq = types.seq + 1 RETURNING seq`, model).Scan(&seq)
+		if err != nil {
+			return nil, err
+		}
+		node := nodeOf(seq)
+		_, err = tx.Exec(ctx, `INSERT INTO events (model, seq, node, at, data) VALUES ($1, $2, $3, now(), $4)`,
+			model, seq, node, eventData(node, seq))
+		if err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs, nil
+}
+
+// notifyTx wakes the tailers of model when notify is set.
+func notifyTx(ctx context.Context, tx pgx.Tx, model string, notify bool) error {
+	if !notify {
+		return nil
+	}
+	_, err := tx.Exec(ctx, "SELECT pg_notify('bertsync_events', $1)", model)
+	return err
 }
 
 func eventData(node string, seq int64) []byte { return fmt.Appendf(nil, "%s/%d", node, seq) }
@@ -468,31 +483,19 @@ func testTailReportsPrunedGap(t *testing.T, srv *pgtest.Server) {
 		ctx, cancel := context.WithTimeout(context.Background(), tailWait)
 		defer cancel()
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			for range n {
-				var seq int64
-				err := tx.QueryRow(ctx, `INSERT INTO types (model, seq) VALUES ($1, 1)
-					ON CONFLICT (model) DO UPDATE SET seq = types.seq + 1 RETURNING seq`, model).Scan(&seq)
-				if err != nil {
-					return err
-				}
-				node := "b"
+			nodeOf := func(seq int64) string {
 				if seq == 9 {
-					node = "a"
+					return "a"
 				}
-				_, err = tx.Exec(ctx, `INSERT INTO events (model, seq, node, at, data) VALUES ($1, $2, $3, now(), $4)`,
-					model, seq, node, eventData(node, seq))
-				if err != nil {
-					return err
-				}
+				return "b"
+			}
+			if _, err := appendEventsTx(ctx, tx, model, n, nodeOf); err != nil {
+				return err
 			}
 			if _, err := tx.Exec(ctx, "DELETE FROM events WHERE model = $1 AND seq = ANY($2)", model, gone); err != nil {
 				return err
 			}
-			if notify {
-				_, err := tx.Exec(ctx, "SELECT pg_notify('bertsync_events', $1)", model)
-				return err
-			}
-			return nil
+			return notifyTx(ctx, tx, model, notify)
 		})
 		if err != nil {
 			t.Fatal(err)
