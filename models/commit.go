@@ -179,7 +179,7 @@ func (c *committer) loop() {
 				return
 			}
 		}
-		if d := time.Until(pace.until); n < pace.expect && d > 0 {
+		if d := pace.wait(n, time.Now()); d > 0 {
 			patience.Reset(d)
 		wait:
 			for n < pace.expect {
@@ -229,6 +229,15 @@ type groupPace struct {
 func (p *groupPace) committed(n, queued int, start, end time.Time) {
 	p.expect = min(n+queued, maxGroupWrites)
 	p.until = end.Add(min(end.Sub(start), maxPatience))
+}
+
+// wait is how long a group of n writes, gathered at now, waits for the
+// rest of the writes the pace expects; zero when it goes at once.
+func (p *groupPace) wait(n int, now time.Time) time.Duration {
+	if n >= p.expect {
+		return 0
+	}
+	return max(p.until.Sub(now), 0)
 }
 
 // took accounts for r, taken from commits, and returns its writes.
