@@ -8,7 +8,7 @@ import (
 )
 
 // sleepyBackend is a groupBackend whose every commit takes d, as a sync
-// to disk does, and which counts the commits and their writes.
+// to disk does, and which counts the commits.
 type sleepyBackend struct {
 	d       time.Duration
 	mu      sync.Mutex
