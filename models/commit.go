@@ -57,6 +57,9 @@ type groupTx interface {
 	Tx
 	// startWrite marks the start of the next write of the group.
 	startWrite()
+	// endWrite marks the end of the current write, which succeeded; an
+	// error fails it as one of its own would.
+	endWrite() error
 	// changed reports whether the current write has changed anything.
 	changed() bool
 	// broken returns the error that ended the transaction, if one did:
@@ -308,6 +311,9 @@ func (c *committer) commitGroup(group []*commitRequest) {
 					}
 					tx.startWrite()
 					err := w(tx)
+					if err == nil {
+						err = tx.endWrite()
+					}
 					if r.errs[j] = nil; err == nil {
 						continue
 					}

@@ -17,9 +17,10 @@ type sleepyBackend struct {
 
 type nopTx struct{ Tx }
 
-func (nopTx) startWrite()   {}
-func (nopTx) changed() bool { return false }
-func (nopTx) broken() error { return nil }
+func (nopTx) startWrite()     {}
+func (nopTx) endWrite() error { return nil }
+func (nopTx) changed() bool   { return false }
+func (nopTx) broken() error   { return nil }
 
 func (b *sleepyBackend) transact(apply func(tx groupTx) error) error {
 	if err := apply(nopTx{}); err != nil {

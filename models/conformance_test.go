@@ -25,11 +25,22 @@ type conformanceStore interface {
 }
 
 // storePlace is a new, empty place for a store: open opens a store on it
-// (again, after a Close, to check what survives); age makes the history
-// of every stream d older.
+// (again, after closeStore, to check what survives); age makes the
+// history of every stream d older; close, if set, closes a store in the
+// place's own way (a crash) instead of Close.
 type storePlace struct {
-	open func(t *testing.T, cfg StoreConfig) conformanceStore
-	age  func(t *testing.T, s conformanceStore, d time.Duration)
+	open  func(t *testing.T, cfg StoreConfig) conformanceStore
+	age   func(t *testing.T, s conformanceStore, d time.Duration)
+	close func(s conformanceStore)
+}
+
+// closeStore closes s as the place does.
+func (p storePlace) closeStore(s conformanceStore) error {
+	if p.close == nil {
+		return s.Close()
+	}
+	p.close(s)
+	return nil
 }
 
 // storeBackend makes places of one implementation.
@@ -75,6 +86,45 @@ func boltBackend(t *testing.T) storePlace {
 }
 
 func TestBoltConformance(t *testing.T) { runConformance(t, boltBackend) }
+
+// TestBoltConformancePending runs the suite with the log never applied
+// to the file while a store is open: every read merges the file with the
+// pending changes.
+func TestBoltConformancePending(t *testing.T) {
+	runConformance(t, func(t *testing.T) storePlace { return boltPlace(t, false) })
+}
+
+// TestBoltConformanceCrash runs it as TestBoltConformancePending, and
+// with every close of a store it reopens a crash: the file is left without the pending
+// changes, and the next open must replay them from the log.
+func TestBoltConformanceCrash(t *testing.T) {
+	runConformance(t, func(t *testing.T) storePlace { return boltPlace(t, true) })
+}
+
+// boltPlace is a place for a Store that never applies its log while
+// open; crash makes each close a crash.
+func boltPlace(t *testing.T, crash bool) storePlace {
+	path := filepath.Join(t.TempDir(), "s.db")
+	p := storePlace{
+		open: func(t *testing.T, cfg StoreConfig) conformanceStore {
+			cfg.pending.every = -1
+			s, err := OpenStoreWith(path, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		age: func(t *testing.T, s conformanceStore, d time.Duration) {
+			now := time.Now().Add(d)
+			s.(*Store).now = func() time.Time { return now }
+		},
+	}
+	if crash {
+		p.close = func(s conformanceStore) { s.(*Store).crash() }
+	}
+	return p
+}
 
 func mustInsert(t *testing.T, s conformanceStore, model, id string, attrs Props) string {
 	t.Helper()
@@ -260,7 +310,7 @@ func conformStreamsReopen(t *testing.T, p storePlace) {
 	if err != nil || pos.Seq != 3 || pos.Epoch == "" {
 		t.Fatalf("Position = %+v, %v", pos, err)
 	}
-	if err := s.Close(); err != nil {
+	if err := p.closeStore(s); err != nil {
 		t.Fatal(err)
 	}
 	s = p.open(t, StoreConfig{})
@@ -291,7 +341,7 @@ func conformSince(t *testing.T, p storePlace) {
 	wantSince(t, s, "a", 3, 2, true, 4, 5)
 
 	// A smaller history at the next open: its floor counts at once.
-	if err := s.Close(); err != nil {
+	if err := p.closeStore(s); err != nil {
 		t.Fatal(err)
 	}
 	s = p.open(t, StoreConfig{History: HistoryConfig{Size: 1, TTL: time.Hour}})
@@ -305,7 +355,7 @@ func conformSince(t *testing.T, p storePlace) {
 	wantSince(t, s, "a", 5, 0, true, 6)
 
 	// No history: Seqs go on, only a client that missed nothing recovers.
-	if err := s.Close(); err != nil {
+	if err := p.closeStore(s); err != nil {
 		t.Fatal(err)
 	}
 	s = p.open(t, StoreConfig{History: HistoryConfig{Size: -1}})
@@ -415,7 +465,7 @@ func conformClosed(t *testing.T, p storePlace) {
 	ctx := context.Background()
 	s := p.open(t, StoreConfig{})
 	mustInsert(t, s, "a", "1", Props{})
-	if err := s.Close(); err != nil {
+	if err := p.closeStore(s); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.Insert(ctx, "a", "2", Props{})

@@ -48,6 +48,7 @@ type pgTx struct {
 var _ docTx = (*pgTx)(nil)
 
 func (tx *pgTx) startWrite()          { tx.dirty = false }
+func (tx *pgTx) endWrite() error      { return nil }
 func (tx *pgTx) changed() bool        { return tx.dirty }
 func (tx *pgTx) broken() error        { return tx.err }
 func (tx *pgTx) store() DocumentStore { return tx.s }

@@ -14,9 +14,15 @@ import (
 
 	"github.com/bertsync/bertsync/bert"
 	"github.com/bertsync/bertsync/internal/limits"
+	"github.com/bertsync/bertsync/internal/wal"
+	"github.com/tidwall/btree"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
+
+// walSuffix, added to the store file's path, names the directory of its
+// write-ahead log.
+const walSuffix = ".wal"
 
 // LockTimeout is how long OpenStore waits for the store file's lock, which
 // another process (a second bertsync serve on the same --data) may hold.
@@ -35,11 +41,18 @@ var (
 // Store is the embedded document store: one bbolt file holding a
 // collection of documents per model type.
 //
-// A Store is safe for concurrent use. Every method runs in one bbolt
-// transaction, so it sees and makes one consistent change; a method that
-// writes returns only after its transaction is committed and synced to
-// disk, so an acknowledged write survives a crash. Writes are serialized
-// by bbolt; reads run in parallel with each other and with a write.
+// A Store is safe for concurrent use. Every method sees and makes one
+// consistent change. A method that writes returns only once its change
+// is in the store's write-ahead log and synced to disk, so that an
+// acknowledged write survives a crash; the log is applied to the bbolt
+// file in the background and replayed into it at open after a crash
+// (store_apply.go). Writes are serialized by one committer; reads run in
+// parallel with each other and with writes, and see every acknowledged
+// write.
+//
+// The log is the directory named by the file's path and ".wal"
+// (internal/wal), which belongs to the file: a copy of the store is the
+// file and that directory, taken together while the store is closed.
 //
 // The file holds one root bucket, "models", with one bucket per model
 // type, named by the type. Each type's bucket holds two buckets:
@@ -79,9 +92,29 @@ type Store struct {
 	history map[string]int
 
 	// commits is the group commit (commit.go): the one writer.
-	commits  *committer
-	closeErr error
-	closed   sync.Once
+	commits *committer
+
+	// The write-ahead log and the pending changes (store_apply.go).
+	// wal is the log; applied is the log position the file has applied,
+	// set by the applier; published is what reads see of the pending
+	// changes.
+	wal       *wal.Log
+	applied   atomic.Uint64
+	published atomic.Pointer[pendingState]
+	applier   *applier
+	applyMu   sync.Mutex // one applyPending at a time
+	// Only the committer touches these: pending is its working tree of
+	// the pending changes, changeLog every change in it in log order
+	// (those since replaced too), pendingBytes their size, and pruned
+	// the position up to which they have been pruned.
+	pending      *btree.BTreeG[change]
+	changeLog    []change
+	pendingBytes int
+	pruned       uint64
+
+	stopApplier chan struct{}
+	closeErr    error
+	closed      sync.Once
 }
 
 // StoreConfig configures [OpenStoreWith]. Its limits follow the rule of
@@ -102,6 +135,10 @@ type StoreConfig struct {
 	// type's history: for each type at open, and after each commit that
 	// changed it.
 	ObserveHistory func(model string, events int)
+
+	// pending bounds the pending changes (store_apply.go); its zero
+	// fields mean the defaults. The tests change them.
+	pending pendingConfig
 }
 
 // Doc is one stored document: its id and its attributes without the id.
@@ -144,17 +181,50 @@ func openStore(path string, cfg StoreConfig, lockTimeout time.Duration) (*Store,
 	if err != nil {
 		return nil, fmt.Errorf("models: open store %s: %w", path, err)
 	}
+	s := &Store{db: db, path: path, now: time.Now, pending: newPendingTree()}
+	if err := s.load(cfg); err != nil {
+		if s.wal != nil {
+			s.wal.Close()
+		}
+		db.Close()
+		return nil, fmt.Errorf("models: open store %s: %w", path, err)
+	}
+	s.applier = &applier{kick: make(chan struct{}, 1), done: make(chan struct{})}
+	s.applier.cond = sync.NewCond(&s.applier.mu)
+	s.stopApplier = make(chan struct{})
+	go s.runApplier(s.stopApplier)
+	s.commits = newCommitter(s, cfg.ObserveCommit)
+	return s, nil
+}
+
+// load reads the epoch of the file, opens its log and replays into it
+// what it lacks, and counts its types and histories.
+func (s *Store) load(cfg StoreConfig) error {
+	var applied uint64
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(rootBucket); err != nil {
+			return err
+		}
+		applied = fileApplied(tx)
+		var err error
+		s.epoch, err = loadEpoch(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if s.wal, err = wal.Open(s.path+walSuffix, applied, wal.Options{SegmentSize: walSegmentSize}); err != nil {
+		return err
+	}
+	s.applied.Store(applied)
+	s.pruned = applied
+	if err := s.replayLog(); err != nil {
+		return err
+	}
 	var types int64
-	var epoch string
 	history := make(map[string]int)
-	err = db.Update(func(tx *bbolt.Tx) error {
-		root, err := tx.CreateBucketIfNotExists(rootBucket)
-		if err != nil {
-			return err
-		}
-		if epoch, err = loadEpoch(tx); err != nil {
-			return err
-		}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		root := tx.Bucket(rootBucket)
 		c := root.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if v == nil { // a bucket: a model type
@@ -167,8 +237,7 @@ func openStore(path string, cfg StoreConfig, lockTimeout time.Duration) (*Store,
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("models: open store %s: %w", path, err)
+		return err
 	}
 	if cfg.ObserveHistory != nil {
 		for model, n := range history {
@@ -177,15 +246,15 @@ func openStore(path string, cfg StoreConfig, lockTimeout time.Duration) (*Store,
 	}
 	cfg.History = cfg.History.resolved()
 	cfg.MaxTypes = limits.Resolve(cfg.MaxTypes, DefaultMaxTypes)
-	s := &Store{db: db, path: path, cfg: cfg, epoch: epoch, now: time.Now, history: history}
+	cfg.pending = cfg.pending.resolved()
+	s.cfg, s.history = cfg, history
 	s.types.Store(types)
-	s.commits = newCommitter(s, cfg.ObserveCommit)
-	return s, nil
+	return nil
 }
 
 // Ready reports whether the store file is open (see [DocumentStore]).
 func (s *Store) Ready(ctx context.Context) error {
-	return s.view(ctx, func(*bbolt.Tx) error { return nil })
+	return s.view(ctx, func(*storeView) error { return nil })
 }
 
 // TypeCount returns the number of model types the store holds: those
@@ -195,12 +264,15 @@ func (s *Store) TypeCount() int { return int(s.types.Load()) }
 // Path returns the path of the store file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the store file. Operations after Close fail with
-// [ErrUnavailable]. Close may be called more than once.
+// Close closes the store file, once the writes handed over are in the
+// log and the log is applied to the file. Operations after Close fail
+// with [ErrUnavailable]. Close may be called more than once.
 func (s *Store) Close() error {
 	s.closed.Do(func() {
 		s.commits.close()
-		s.closeErr = s.db.Close()
+		close(s.stopApplier)
+		<-s.applier.done
+		s.closeErr = errors.Join(s.applier.err, s.wal.Close(), s.db.Close())
 	})
 	return s.closeErr
 }
@@ -209,9 +281,9 @@ func (s *Store) Close() error {
 // wrapping [ErrNotFound].
 func (s *Store) Get(ctx context.Context, model, id string) (Props, error) {
 	var attrs Props
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(v *storeView) error {
 		var err error
-		_, _, _, attrs, err = findRecord(tx, model, id)
+		_, attrs, err = findRecord(v, model, id)
 		return err
 	})
 	return attrs, err
@@ -245,20 +317,15 @@ func (s *Store) Remove(ctx context.Context, model, id string) (old Props, err er
 	return removeDoc(ctx, s, model, id)
 }
 
-// findRecord looks document id of model up in tx: its model's buckets,
-// its place in the creation order and its attributes, or an error
-// wrapping [ErrNotFound].
-func findRecord(tx *bbolt.Tx, model, id string) (docs, order *bbolt.Bucket, seq uint64, attrs Props, err error) {
-	docs, order = modelBuckets(tx, model)
-	if docs == nil {
-		return nil, nil, 0, nil, notFound(model, id)
-	}
-	v := docs.Get([]byte(id))
+// findRecord looks document id of model up in view: its place in the
+// creation order and its attributes, or an error wrapping
+// [ErrNotFound].
+func findRecord(view *storeView, model, id string) (seq uint64, attrs Props, err error) {
+	v := view.get(model, partDocs, []byte(id))
 	if v == nil {
-		return nil, nil, 0, nil, notFound(model, id)
+		return 0, nil, notFound(model, id)
 	}
-	seq, attrs, err = decodeRecord(v)
-	return docs, order, seq, attrs, err
+	return decodeRecord(v)
 }
 
 // List returns up to limit documents of model in the order they were
@@ -274,18 +341,15 @@ func (s *Store) List(ctx context.Context, model string, offset, limit int) ([]Do
 // stops early (a collection read that is full) decodes no more than it
 // keeps. fn runs inside a read transaction: it must not write to s.
 func (s *Store) each(ctx context.Context, model string, offset int, fn func(Doc) (bool, error)) error {
-	return s.view(ctx, func(tx *bbolt.Tx) error {
-		docs, order := modelBuckets(tx, model)
-		if docs == nil {
-			return nil
-		}
-		c := order.Cursor()
-		k, id := c.First()
+	return s.view(ctx, func(view *storeView) error {
+		c := view.cursor(model, partOrder)
+		defer c.release()
+		k, id := c.first()
 		for skip := offset; k != nil && skip > 0; skip-- {
-			k, id = c.Next()
+			k, id = c.next()
 		}
-		for ; k != nil; k, id = c.Next() {
-			v := docs.Get(id)
+		for ; k != nil; k, id = c.next() {
+			v := view.get(model, partDocs, id)
 			if v == nil {
 				return fmt.Errorf("models: store: order entry %x of %s names a missing document %q", k, model, id)
 			}
@@ -306,20 +370,27 @@ func (s *Store) each(ctx context.Context, model string, offset int, fn func(Doc)
 // index, in time proportional to the number of documents.
 func (s *Store) Count(ctx context.Context, model string) (int, error) {
 	var n int
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		if _, order := modelBuckets(tx, model); order != nil {
-			n = order.Stats().KeyN
-		}
+	err := s.view(ctx, func(v *storeView) error {
+		n = v.count(model, partOrder)
 		return nil
 	})
 	return n, err
 }
 
-func (s *Store) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
+// view runs fn in a consistent view of the store. The pending changes
+// are taken before the file's transaction begins, so that the file has
+// applied at least those the committer has dropped from them.
+func (s *Store) view(ctx context.Context, fn func(*storeView) error) error {
 	if err := ctx.Err(); err != nil {
 		return Errorf(CodeUnavailable, "store: %w", err)
 	}
-	return storeError(s.db.View(fn))
+	var pending *btree.BTreeG[change]
+	if st := s.published.Load(); st != nil {
+		pending = st.tree
+	}
+	return storeError(s.db.View(func(btx *bbolt.Tx) error {
+		return fn(&storeView{btx: btx, pending: pending, applied: fileApplied(btx)})
+	}))
 }
 
 // storeError gives bbolt's errors a reply code; errors of this package
@@ -341,15 +412,6 @@ func storeError(err error) error {
 
 func notFound(model, id string) error {
 	return Errorf(CodeNotFound, "%s %q not found", model, id)
-}
-
-// modelBuckets returns the buckets of model, or nils if it has none yet.
-func modelBuckets(tx *bbolt.Tx, model string) (docs, order *bbolt.Bucket) {
-	m := tx.Bucket(rootBucket).Bucket([]byte(model))
-	if m == nil {
-		return nil, nil
-	}
-	return m.Bucket(docsBucket), m.Bucket(orderBucket)
 }
 
 // docCheck vets a document about to be written, inside the write's
@@ -451,13 +513,8 @@ func recordSeq(v []byte) (uint64, error) {
 // those with a document, or that had one.
 func (s *Store) Types(ctx context.Context) ([]string, error) {
 	var names []string
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		c := tx.Bucket(rootBucket).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if v == nil { // a bucket: a model type
-				names = append(names, string(k))
-			}
-		}
+	err := s.view(ctx, func(v *storeView) error {
+		names = v.types()
 		return nil
 	})
 	return names, err
@@ -478,37 +535,37 @@ const walkCheckEvery = 1024
 // the transaction: it must not write to s, and must copy what it keeps
 // beyond the document's attributes, which are decoded afresh for it.
 func (s *Store) Walk(ctx context.Context, fn func(model string, d Doc) error) error {
-	return s.view(ctx, func(tx *bbolt.Tx) error {
+	return s.view(ctx, func(view *storeView) error {
 		n := 0
-		root := tx.Bucket(rootBucket)
-		c := root.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if v != nil {
-				continue
-			}
-			model := string(k)
-			docs, _ := modelBuckets(tx, model)
-			if docs == nil {
-				continue
-			}
-			dc := docs.Cursor()
-			for id, rec := dc.First(); id != nil; id, rec = dc.Next() {
-				if n++; n%walkCheckEvery == 0 {
-					if err := ctx.Err(); err != nil {
-						return Errorf(CodeUnavailable, "store: %w", err)
-					}
-				}
-				_, attrs, err := decodeRecord(rec)
-				if err != nil {
-					return fmt.Errorf("%w (%s %q)", err, model, id)
-				}
-				if err := fn(model, Doc{ID: string(id), Attrs: attrs}); err != nil {
-					return err
-				}
+		for _, model := range view.types() {
+			if err := walkType(ctx, view, model, &n, fn); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+// walkType is Walk's walk of the documents of model; n counts the
+// documents walked.
+func walkType(ctx context.Context, view *storeView, model string, n *int, fn func(model string, d Doc) error) error {
+	dc := view.cursor(model, partDocs)
+	defer dc.release()
+	for id, rec := dc.first(); id != nil; id, rec = dc.next() {
+		if *n++; *n%walkCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return Errorf(CodeUnavailable, "store: %w", err)
+			}
+		}
+		_, attrs, err := decodeRecord(rec)
+		if err != nil {
+			return fmt.Errorf("%w (%s %q)", err, model, id)
+		}
+		if err := fn(model, Doc{ID: string(id), Attrs: attrs}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Store returns the store d serves its documents from, for what must see

@@ -45,62 +45,49 @@ const appendFill = 0.95
 // Append adds an event to the stream of model, in the transaction of the
 // write, and returns its Seq.
 func (tx *storeTx) Append(model string, encode func(seq int64) ([]byte, error)) (int64, error) {
-	m, err := tx.typeBucket(model, tx.s.cfg.MaxTypes)
-	if err != nil {
+	if err := tx.makeType(model, tx.s.cfg.MaxTypes); err != nil {
 		return 0, err
 	}
-	seq := streamTop(m) + 1
+	top := streamTop(tx.view.get(model, partStream, streamKey))
+	seq := top + 1
 	data, err := encode(seq)
 	if err != nil {
 		return 0, err
 	}
-	tx.dirty = true
-	if err := m.Put(streamKey, seqKey(uint64(seq))); err != nil {
-		return 0, err
+	tx.put(model, partStream, string(streamKey), seqKey(uint64(seq)))
+	if tx.history == nil {
+		tx.history = make(map[string]int)
 	}
-	events := m.Bucket(eventsBucket)
-	if events == nil {
-		if events, err = m.CreateBucket(eventsBucket); err != nil {
-			return 0, err
-		}
-	}
-	events.FillPercent = appendFill
+	// The history holds the kept events up to top.
+	kept := tx.s.history[model] + tx.history[model]
 	h := tx.s.cfg.History
 	added := 0
 	if h.Size > 0 {
 		v := make([]byte, 8, 8+len(data))
 		binary.BigEndian.PutUint64(v, uint64(tx.now.UnixNano()))
-		if err := events.Put(seqKey(uint64(seq)), append(v, data...)); err != nil {
-			return 0, err
-		}
+		tx.put(model, partEvents, string(seqKey(uint64(seq))), append(v, data...))
 		added = 1
 	}
-	pruned, err := prune(events, seq-int64(h.Size), tx.now, h.TTL)
-	if tx.history == nil {
-		tx.history = make(map[string]int)
-	}
+	pruned := tx.prune(model, seq-int64(kept), seq-int64(h.Size), h.TTL)
 	tx.history[model] += added - pruned
-	return seq, err
+	return seq, nil
 }
 
-// prune removes, from the front of a history, the events up to Seq floor
-// and those older than ttl (none when it is 0), at most pruneBatch, and
-// returns how many it removed.
-func prune(events *bbolt.Bucket, floor int64, now time.Time, ttl time.Duration) (int, error) {
-	c := events.Cursor()
+// prune removes, from the front of a history, whose first event is Seq
+// front, the events up to Seq floor and those older than the TTL (none
+// when it is 0), at most pruneBatch, and returns how many it removed.
+// A history holds consecutive Seqs, so that each is found by its key.
+func (tx *storeTx) prune(model string, front, floor int64, ttl time.Duration) int {
 	for n := range pruneBatch {
-		k, v := c.First()
-		if k == nil {
-			return n, nil
+		seq := front + int64(n)
+		key := seqKey(uint64(seq))
+		v := tx.view.get(model, partEvents, key)
+		if v == nil || seq > floor && (ttl == 0 || !expired(v, tx.now, ttl)) {
+			return n
 		}
-		if int64(binary.BigEndian.Uint64(k)) > floor && (ttl == 0 || !expired(v, now, ttl)) {
-			return n, nil
-		}
-		if err := c.Delete(); err != nil {
-			return n, err
-		}
+		tx.delete(model, partEvents, string(key))
 	}
-	return pruneBatch, nil
+	return pruneBatch
 }
 
 // expired reports whether the stored event v is older than ttl at now.
@@ -108,9 +95,10 @@ func expired(v []byte, now time.Time, ttl time.Duration) bool {
 	return now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) >= ttl
 }
 
-// streamTop returns the Seq of the latest event of a type's bucket m.
-func streamTop(m *bbolt.Bucket) int64 {
-	if v := m.Get(streamKey); len(v) == 8 {
+// streamTop returns the Seq of the latest event of a type, from the value
+// of its streamKey.
+func streamTop(v []byte) int64 {
+	if len(v) == 8 {
 		return int64(binary.BigEndian.Uint64(v))
 	}
 	return 0
@@ -119,10 +107,8 @@ func streamTop(m *bbolt.Bucket) int64 {
 // Position returns where the stream of model is.
 func (s *Store) Position(ctx context.Context, model string) (Position, error) {
 	pos := Position{Epoch: s.epoch}
-	err := s.view(ctx, func(btx *bbolt.Tx) error {
-		if m := btx.Bucket(rootBucket).Bucket([]byte(model)); m != nil {
-			pos.Seq = streamTop(m)
-		}
+	err := s.view(ctx, func(v *storeView) error {
+		pos.Seq = streamTop(v.get(model, partStream, streamKey))
 		return nil
 	})
 	return pos, err
@@ -132,12 +118,8 @@ func (s *Store) Position(ctx context.Context, model string) (Position, error) {
 func (s *Store) Since(ctx context.Context, model string, after int64, maxBytes int) ([]Event, bool, error) {
 	var out []Event
 	complete := false
-	err := s.view(ctx, func(btx *bbolt.Tx) error {
-		var top int64
-		m := btx.Bucket(rootBucket).Bucket([]byte(model))
-		if m != nil {
-			top = streamTop(m)
-		}
+	err := s.view(ctx, func(view *storeView) error {
+		top := streamTop(view.get(model, partStream, streamKey))
 		// The floor is that of the history as configured now: events it
 		// should no longer hold, kept by a larger size before or not
 		// pruned yet, are not replayed.
@@ -145,19 +127,16 @@ func (s *Store) Since(ctx context.Context, model string, after int64, maxBytes i
 		if complete, decided = sinceDecided(after, top, s.cfg.History.Size); decided {
 			return nil
 		}
-		events := m.Bucket(eventsBucket)
-		if events == nil {
-			return nil
-		}
 		now, ttl := s.now(), s.cfg.History.TTL
-		c := events.Cursor()
-		k, v := c.Seek(seqKey(uint64(after + 1)))
+		c := view.cursor(model, partEvents)
+		defer c.release()
+		k, v := c.seek(seqKey(uint64(after + 1)))
 		if k == nil || int64(binary.BigEndian.Uint64(k)) != after+1 || len(v) < 8 || (ttl > 0 && expired(v, now, ttl)) {
 			return nil // pruned, or too old
 		}
 		n := 0
 		want := after + 1
-		for ; k != nil; k, v = c.Next() {
+		for ; k != nil; k, v = c.next() {
 			seq := int64(binary.BigEndian.Uint64(k))
 			if seq != want || len(v) < 8 {
 				return fmt.Errorf("models: store: history of %s has event %d where %d belongs", model, seq, want)
@@ -166,7 +145,8 @@ func (s *Store) Since(ctx context.Context, model string, after int64, maxBytes i
 				out = nil
 				return nil
 			}
-			// Copied: v is memory of the file, valid only in this view.
+			// Copied: v may be memory of the file, valid only in this
+			// view.
 			out = append(out, Event{
 				Seq:  seq,
 				Time: time.Unix(0, int64(binary.BigEndian.Uint64(v))),

@@ -2,45 +2,88 @@ package models
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/bertsync/bertsync/internal/limits"
 	"go.etcd.io/bbolt"
 )
 
-// storeTx is one run of a [Write] in a write transaction of a [Store]:
-// the store's [Tx]. Every change goes through its methods, which note
-// that the write changed something (dirty), so that the group commit
-// knows whether a write that failed can simply be passed over or the
-// transaction must be rolled back and run again without it (commit.go).
+// storeTx is one run of a [Write] in a group of a [Store]: the store's
+// [Tx]. It reads through a view of the file and of the committer's
+// working tree of pending changes, and writes to that tree, each change
+// tagged with the log position of its write and added to the write's
+// log record. Every change goes through set, which notes that the write
+// changed something (dirty), so that the group commit knows whether a
+// write that failed can simply be passed over or the group must be run
+// again without it (commit.go).
 type storeTx struct {
-	s   *Store
-	btx *bbolt.Tx
-	now time.Time
+	s    *Store
+	view storeView
+	now  time.Time
 	// dirty is set by the first change of the current write.
 	dirty bool
-	// madeTypes counts the model types this transaction made; they are
-	// counted in s.types once it commits. history is the change of each
-	// type's history length, counted in s.history then.
+	// last is the log position of the latest write that changed
+	// something; records holds the log record of each such write, and
+	// changes all their changes, in order.
+	last    uint64
+	records [][]byte
+	changes []change
+	// madeTypes counts the model types this group made; they are counted
+	// in s.types once it commits. history is the change of each type's
+	// history length, counted in s.history then.
 	madeTypes int64
 	history   map[string]int
 }
 
 var _ docTx = (*storeTx)(nil)
 
-func (tx *storeTx) startWrite()   { tx.dirty = false }
+func (tx *storeTx) startWrite() { tx.dirty = false }
+
+// endWrite fails a write whose record would not fit in a segment of the
+// log, before it fails the group's Append.
+func (tx *storeTx) endWrite() error {
+	if !tx.dirty {
+		return nil
+	}
+	if n := len(tx.records[len(tx.records)-1]); n > maxRecord {
+		return Errorf(CodeTooLarge, "the changes of one write take %d bytes, the store's limit is %d", n, maxRecord)
+	}
+	return nil
+}
 func (tx *storeTx) changed() bool { return tx.dirty }
 
-// broken is nil: a bbolt transaction goes on after any failed write.
+// broken is nil: a group goes on after any failed write.
 func (tx *storeTx) broken() error { return nil }
 
 func (tx *storeTx) store() DocumentStore { return tx.s }
 
-// Commit runs writes in one transaction, shared with the writes of other
-// Commit calls made meanwhile (see [EventLog]). It returns when that
-// transaction is on disk, whatever ctx does once the writes are handed
-// over: by then they may commit, and the caller must learn whether they
-// did.
+// set makes change c of the current write.
+func (tx *storeTx) set(c change) {
+	if !tx.dirty {
+		tx.dirty = true
+		tx.last++
+		tx.records = append(tx.records, nil)
+	}
+	c.pos = tx.last
+	tx.records[len(tx.records)-1] = appendChange(tx.records[len(tx.records)-1], c)
+	tx.changes = append(tx.changes, c)
+	tx.view.pending.Set(c)
+}
+
+func (tx *storeTx) put(model string, p part, key string, val []byte) {
+	tx.set(change{model: model, part: p, key: key, val: val})
+}
+
+func (tx *storeTx) delete(model string, p part, key string) {
+	tx.set(change{model: model, part: p, key: key, del: true})
+}
+
+// Commit runs writes in one group, shared with the writes of other
+// Commit calls made meanwhile (see [EventLog]). It returns when the
+// group is in the write-ahead log, on disk, whatever ctx does once the
+// writes are handed over: by then they may commit, and the caller must
+// learn whether they did.
 func (s *Store) Commit(ctx context.Context, writes []Write) []error {
 	return s.commits.commit(ctx, writes)
 }
@@ -51,24 +94,51 @@ func (s *Store) Submit(ctx context.Context, writes []Write, done func(errs []err
 	s.commits.submit(ctx, writes, done)
 }
 
-// transact runs apply in one bbolt write transaction (see [groupBackend])
-// and then counts the types and history it changed.
+// transact runs apply as one group (see [groupBackend]): on a copy of
+// the pending changes, which becomes them, and is published for reads,
+// once the records of its writes are in the log. Then it counts the
+// types and history the group changed.
 func (s *Store) transact(apply func(tx groupTx) error) error {
-	var made int64
-	var history map[string]int
-	err := s.db.Update(func(btx *bbolt.Tx) error {
-		tx := &storeTx{s: s, btx: btx, now: s.now()}
-		if err := apply(tx); err != nil {
-			return err
-		}
-		made, history = tx.madeTypes, tx.history
-		return nil
-	})
+	if err := s.waitForRoom(); err != nil {
+		return err
+	}
+	s.prunePending()
+	btx, err := s.db.Begin(false)
 	if err != nil {
 		return err
 	}
-	s.types.Add(made)
-	for model, d := range history {
+	defer btx.Rollback()
+	work := s.pending.IsoCopy()
+	tx := &storeTx{
+		s:    s,
+		view: storeView{btx: btx, pending: work, applied: fileApplied(btx)},
+		now:  s.now(),
+		last: s.wal.Last(),
+	}
+	if err := apply(tx); err != nil {
+		return err
+	}
+	if len(tx.records) == 0 {
+		return nil
+	}
+	first, err := s.wal.Append(tx.records)
+	if err != nil {
+		return Errorf(CodeUnavailable, "store: write-ahead log: %w", err)
+	}
+	if want := tx.last - uint64(len(tx.records)) + 1; first != want {
+		return fmt.Errorf("models: store: the log gave position %d to a write at %d", first, want)
+	}
+	s.pending = work
+	s.changeLog = append(s.changeLog, tx.changes...)
+	for _, c := range tx.changes {
+		s.pendingBytes += c.size()
+	}
+	s.published.Store(&pendingState{tree: work.IsoCopy(), last: tx.last})
+	if s.pendingBytes > s.cfg.pending.at {
+		s.kickApplier()
+	}
+	s.types.Add(tx.madeTypes)
+	for model, d := range tx.history {
 		s.history[model] += d
 		if s.cfg.ObserveHistory != nil && d != 0 {
 			s.cfg.ObserveHistory(model, s.history[model])
@@ -79,51 +149,27 @@ func (s *Store) transact(apply func(tx groupTx) error) error {
 
 func (s *Store) storeError(err error) error { return storeError(err) }
 
-// typeBucket returns the bucket of model, making it if the type is new.
-// A new type that would make the store hold more than maxTypes (no bound
-// if it is not positive) is an error wrapping [ErrForbidden]; the count
-// is checked here, in the one writer of the store, so that no two writes
-// pass the bound together.
-func (tx *storeTx) typeBucket(model string, maxTypes int) (*bbolt.Bucket, error) {
+// makeType makes the type model, if it is new. A new type that would
+// make the store hold more than maxTypes (no bound if it is not
+// positive) is an error wrapping [ErrForbidden]; the count is checked
+// here, in the one writer of the store, so that no two writes pass the
+// bound together.
+func (tx *storeTx) makeType(model string, maxTypes int) error {
 	if model == "" {
-		return nil, Errorf(CodeBadRequest, "empty model name")
+		return Errorf(CodeBadRequest, "empty model name")
 	}
-	root := tx.btx.Bucket(rootBucket)
-	if m := root.Bucket([]byte(model)); m != nil {
-		return m, nil
+	if tx.view.hasType(model) {
+		return nil
+	}
+	if len(model) > bbolt.MaxKeySize {
+		return Errorf(CodeTooLarge, "model name of %d bytes, the store's limit is %d", len(model), bbolt.MaxKeySize)
 	}
 	if limits.Exceeds(tx.s.types.Load()+tx.madeTypes+1, int64(maxTypes)) {
-		return nil, Errorf(CodeForbidden, "too many model types in the store (limit %d): %s cannot be created", maxTypes, model)
+		return Errorf(CodeForbidden, "too many model types in the store (limit %d): %s cannot be created", maxTypes, model)
 	}
-	tx.dirty = true
-	m, err := root.CreateBucket([]byte(model))
-	if err != nil {
-		return nil, err
-	}
+	tx.put(model, partType, "", nil)
 	tx.madeTypes++
-	return m, nil
-}
-
-// docBuckets returns the documents and order buckets of model, making
-// them (and the type) if need be.
-func (tx *storeTx) docBuckets(model string, maxTypes int) (docs, order *bbolt.Bucket, err error) {
-	m, err := tx.typeBucket(model, maxTypes)
-	if err != nil {
-		return nil, nil, err
-	}
-	if docs = m.Bucket(docsBucket); docs == nil {
-		tx.dirty = true
-		if docs, err = m.CreateBucket(docsBucket); err != nil {
-			return nil, nil, err
-		}
-	}
-	if order = m.Bucket(orderBucket); order == nil {
-		tx.dirty = true
-		if order, err = m.CreateBucket(orderBucket); err != nil {
-			return nil, nil, err
-		}
-	}
-	return docs, order, nil
+	return nil
 }
 
 // insert stores a new document (see [Store.Insert]) and returns its id.
@@ -134,42 +180,38 @@ func (tx *storeTx) insert(model, id string, attrs Props, maxTypes int, check doc
 			return "", err
 		}
 	}
-	if docs, _ := modelBuckets(tx.btx, model); docs != nil && docs.Get([]byte(id)) != nil {
+	if tx.view.get(model, partDocs, []byte(id)) != nil {
 		return "", Errorf(CodeConflict, "%s %q exists", model, id)
 	}
 	if err := check.run(id, attrs); err != nil {
 		return "", err
 	}
-	docs, order, err := tx.docBuckets(model, maxTypes)
-	if err != nil {
+	if err := tx.makeType(model, maxTypes); err != nil {
 		return "", err
 	}
-	return id, tx.put(docs, order, id, 0, attrs)
+	return id, tx.putDoc(model, id, 0, attrs)
 }
 
 // replace replaces or creates document id (see [Store.Put]).
 func (tx *storeTx) replace(model, id string, attrs Props, maxTypes int, check docCheck) (created bool, err error) {
 	var seq uint64
-	if docs, _ := modelBuckets(tx.btx, model); docs != nil {
-		if v := docs.Get([]byte(id)); v != nil {
-			if seq, err = recordSeq(v); err != nil {
-				return false, err
-			}
+	if v := tx.view.get(model, partDocs, []byte(id)); v != nil {
+		if seq, err = recordSeq(v); err != nil {
+			return false, err
 		}
 	}
 	if err := check.run(id, attrs); err != nil {
 		return false, err
 	}
-	docs, order, err := tx.docBuckets(model, maxTypes)
-	if err != nil {
+	if err := tx.makeType(model, maxTypes); err != nil {
 		return false, err
 	}
-	return seq == 0, tx.put(docs, order, id, seq, attrs)
+	return seq == 0, tx.putDoc(model, id, seq, attrs)
 }
 
 // merge sets attrs on document id (see [Store.Merge]).
 func (tx *storeTx) merge(model, id string, attrs Props, check docCheck) (Props, error) {
-	docs, order, seq, old, err := findRecord(tx.btx, model, id)
+	seq, old, err := findRecord(&tx.view, model, id)
 	if err != nil {
 		return nil, err
 	}
@@ -177,25 +219,23 @@ func (tx *storeTx) merge(model, id string, attrs Props, check docCheck) (Props, 
 	if err := check.run(id, merged); err != nil {
 		return nil, err
 	}
-	return merged, tx.put(docs, order, id, seq, merged)
+	return merged, tx.putDoc(model, id, seq, merged)
 }
 
 // remove deletes document id (see [Store.Remove]).
 func (tx *storeTx) remove(model, id string) (Props, error) {
-	docs, order, seq, old, err := findRecord(tx.btx, model, id)
+	seq, old, err := findRecord(&tx.view, model, id)
 	if err != nil {
 		return nil, err
 	}
-	tx.dirty = true
-	if err := order.Delete(seqKey(seq)); err != nil {
-		return nil, err
-	}
-	return old, docs.Delete([]byte(id))
+	tx.delete(model, partOrder, string(seqKey(seq)))
+	tx.delete(model, partDocs, id)
+	return old, nil
 }
 
-// put writes document id with attrs at place seq, or at a new place at the
-// end of the order when seq is 0.
-func (tx *storeTx) put(docs, order *bbolt.Bucket, id string, seq uint64, attrs Props) error {
+// putDoc writes document id with attrs at place seq, or at a new place
+// at the end of the order when seq is 0.
+func (tx *storeTx) putDoc(model, id string, seq uint64, attrs Props) error {
 	if id == "" {
 		return Errorf(CodeBadRequest, "empty id")
 	}
@@ -204,23 +244,16 @@ func (tx *storeTx) put(docs, order *bbolt.Bucket, id string, seq uint64, attrs P
 	}
 	newPlace := seq == 0
 	if newPlace {
-		// The order bucket's own sequence, read without a change: it is
-		// bumped only once the record encodes.
-		seq = order.Sequence() + 1
+		seq = tx.view.orderSequence(model) + 1
 	}
 	rec, err := encodeRecord(seq, attrs)
 	if err != nil {
 		return err
 	}
-	tx.dirty = true
 	if newPlace {
-		order.FillPercent = appendFill
-		if err := order.SetSequence(seq); err != nil {
-			return err
-		}
-		if err := order.Put(seqKey(seq), []byte(id)); err != nil {
-			return err
-		}
+		tx.put(model, partOrderSeq, "", seqKey(seq))
+		tx.put(model, partOrder, string(seqKey(seq)), []byte(id))
 	}
-	return docs.Put([]byte(id), rec)
+	tx.put(model, partDocs, id, rec)
+	return nil
 }
