@@ -67,64 +67,53 @@ func runConformance(t *testing.T, b storeBackend) {
 	}
 }
 
-func boltBackend(t *testing.T) storePlace {
-	path := filepath.Join(t.TempDir(), "s.db")
-	return storePlace{
-		open: func(t *testing.T, cfg StoreConfig) conformanceStore {
-			s, err := OpenStoreWith(path, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		age: func(t *testing.T, s conformanceStore, d time.Duration) {
-			now := time.Now().Add(d)
-			s.(*Store).now = func() time.Time { return now }
-		},
+// boltMode is how the places of a conformance run use their Store.
+type boltMode int
+
+const (
+	// boltApplied: as served, the log applied to the file in the
+	// background.
+	boltApplied boltMode = iota
+	// boltPending: the log never applied while a store is open, so that
+	// every read merges the file with the pending changes.
+	boltPending
+	// boltCrash: as boltPending, and each close of a store the case
+	// reopens is a crash, which leaves the file without the pending
+	// changes: the next open must replay them from the log.
+	boltCrash
+)
+
+// boltBackend makes places for Stores used as mode says.
+func boltBackend(mode boltMode) storeBackend {
+	return func(t *testing.T) storePlace {
+		path := filepath.Join(t.TempDir(), "s.db")
+		p := storePlace{
+			open: func(t *testing.T, cfg StoreConfig) conformanceStore {
+				if mode != boltApplied {
+					cfg.pending.every = -1
+				}
+				s, err := OpenStoreWith(path, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			},
+			age: func(t *testing.T, s conformanceStore, d time.Duration) {
+				now := time.Now().Add(d)
+				s.(*Store).now = func() time.Time { return now }
+			},
+		}
+		if mode == boltCrash {
+			p.close = func(s conformanceStore) { s.(*Store).crash() }
+		}
+		return p
 	}
 }
 
-func TestBoltConformance(t *testing.T) { runConformance(t, boltBackend) }
-
-// TestBoltConformancePending runs the suite with the log never applied
-// to the file while a store is open: every read merges the file with the
-// pending changes.
-func TestBoltConformancePending(t *testing.T) {
-	runConformance(t, func(t *testing.T) storePlace { return boltPlace(t, false) })
-}
-
-// TestBoltConformanceCrash runs it as TestBoltConformancePending, and
-// with every close of a store it reopens a crash: the file is left without the pending
-// changes, and the next open must replay them from the log.
-func TestBoltConformanceCrash(t *testing.T) {
-	runConformance(t, func(t *testing.T) storePlace { return boltPlace(t, true) })
-}
-
-// boltPlace is a place for a Store that never applies its log while
-// open; crash makes each close a crash.
-func boltPlace(t *testing.T, crash bool) storePlace {
-	path := filepath.Join(t.TempDir(), "s.db")
-	p := storePlace{
-		open: func(t *testing.T, cfg StoreConfig) conformanceStore {
-			cfg.pending.every = -1
-			s, err := OpenStoreWith(path, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		age: func(t *testing.T, s conformanceStore, d time.Duration) {
-			now := time.Now().Add(d)
-			s.(*Store).now = func() time.Time { return now }
-		},
-	}
-	if crash {
-		p.close = func(s conformanceStore) { s.(*Store).crash() }
-	}
-	return p
-}
+func TestBoltConformance(t *testing.T)        { runConformance(t, boltBackend(boltApplied)) }
+func TestBoltConformancePending(t *testing.T) { runConformance(t, boltBackend(boltPending)) }
+func TestBoltConformanceCrash(t *testing.T)   { runConformance(t, boltBackend(boltCrash)) }
 
 func mustInsert(t *testing.T, s conformanceStore, model, id string, attrs Props) string {
 	t.Helper()
