@@ -55,7 +55,7 @@ type change struct {
 	pos uint64
 }
 
-func changeLess(a, b change) bool {
+func changeLess(a, b *change) bool {
 	if c := cmp.Compare(a.model, b.model); c != 0 {
 		return c < 0
 	}
@@ -69,7 +69,11 @@ func changeLess(a, b change) bool {
 // pending changes.
 func (c change) size() int { return len(c.model) + len(c.key) + len(c.val) + 64 }
 
-func newPendingTree() *btree.BTreeG[change] {
+// newPendingTree returns an empty tree of pending changes. It holds
+// pointers: each group writes a copy-on-write copy of the tree, and a node
+// copied at a group's first change to it then copies 8 bytes an item, not
+// a change's 80 (which made a lone create copy about 20 KB).
+func newPendingTree() *btree.BTreeG[*change] {
 	return btree.NewBTreeGOptions(changeLess, btree.Options{NoLocks: true})
 }
 
@@ -78,36 +82,56 @@ func newPendingTree() *btree.BTreeG[change] {
 // changes as they were just before it began.
 type storeView struct {
 	btx     *bbolt.Tx
-	pending *btree.BTreeG[change]
+	pending *btree.BTreeG[*change]
 	applied uint64
+	// files caches the file's buckets of the type read last: the writes
+	// of a group come in runs of one type, and bbolt opens a nested
+	// bucket of a read transaction anew at each call.
+	files fileBuckets
+}
+
+// fileBuckets are the file's buckets of one model type, each looked up
+// at its first use: parts[partStream] is the type's own; nil where the
+// file has none.
+type fileBuckets struct {
+	model  string
+	looked uint8 // bit p: parts[p] has been looked up
+	parts  [partEvents + 1]*bbolt.Bucket
 }
 
 // pendingChange returns the pending change of a key, if there is one the
 // file does not hold.
-func (v *storeView) pendingChange(model string, p part, key string) (change, bool) {
+func (v *storeView) pendingChange(model string, p part, key string) (*change, bool) {
 	if v.pending == nil {
-		return change{}, false
+		return nil, false
 	}
-	c, ok := v.pending.Get(change{model: model, part: p, key: key})
+	c, ok := v.pending.Get(&change{model: model, part: p, key: key})
 	if !ok || c.pos <= v.applied {
-		return change{}, false
+		return nil, false
 	}
 	return c, true
 }
 
 // typeBucket returns the file's bucket of model, or nil.
 func (v *storeView) typeBucket(model string) *bbolt.Bucket {
-	return v.btx.Bucket(rootBucket).Bucket([]byte(model))
+	return v.fileBucket(model, partStream)
 }
 
 // fileBucket returns the file's bucket of part p of model (the type's
 // own for partStream), or nil.
 func (v *storeView) fileBucket(model string, p part) *bbolt.Bucket {
-	m := v.typeBucket(model)
-	if m == nil || p == partStream {
-		return m
+	f := &v.files
+	if f.looked == 0 || f.model != model {
+		*f = fileBuckets{model: model, looked: 1 << partStream}
+		f.parts[partStream] = v.btx.Bucket(rootBucket).Bucket([]byte(model))
 	}
-	return m.Bucket(subBucket[p])
+	if f.looked&(1<<p) == 0 {
+		f.looked |= 1 << p
+		if m := f.parts[partStream]; m != nil && subBucket[p] != nil {
+			f.parts[p] = m.Bucket(subBucket[p])
+		}
+	}
+	return f.parts[p]
 }
 
 // get returns the value of key in part p of model, or nil. A value of the
@@ -152,7 +176,7 @@ func (v *storeView) count(model string, p part) int {
 	if b != nil {
 		n = b.Stats().KeyN
 	}
-	v.eachPending(model, p, "", func(c change) bool {
+	v.eachPending(model, p, "", func(c *change) bool {
 		inFile := b != nil && b.Get([]byte(c.key)) != nil
 		switch {
 		case !c.del && !inFile:
@@ -168,11 +192,11 @@ func (v *storeView) count(model string, p part) int {
 // eachPending calls fn with the pending changes of part p of model from
 // key from on, in key order, that the file does not hold, until fn
 // returns false.
-func (v *storeView) eachPending(model string, p part, from string, fn func(change) bool) {
+func (v *storeView) eachPending(model string, p part, from string, fn func(*change) bool) {
 	if v.pending == nil {
 		return
 	}
-	v.pending.Ascend(change{model: model, part: p, key: from}, func(c change) bool {
+	v.pending.Ascend(&change{model: model, part: p, key: from}, func(c *change) bool {
 		if c.model != model || c.part != p {
 			return false
 		}
@@ -193,7 +217,7 @@ func (v *storeView) types() []string {
 		return names
 	}
 	var made []string
-	v.pending.Scan(func(c change) bool {
+	v.pending.Scan(func(c *change) bool {
 		if c.part == partType && c.pos > v.applied {
 			made = append(made, c.model)
 		}
@@ -234,8 +258,8 @@ type viewCursor struct {
 	fk, fv []byte
 	// it walks the pending changes; pc is its current change, pcOK
 	// false at the end of the part's changes.
-	it   btree.IterG[change]
-	pc   change
+	it   btree.IterG[*change]
+	pc   *change
 	pcOK bool
 }
 
@@ -267,7 +291,7 @@ func (c *viewCursor) seek(key []byte) (k, v []byte) {
 		c.fk, c.fv = c.file.Seek(key)
 	}
 	if c.view.pending != nil {
-		c.pcOK = c.it.Seek(change{model: c.model, part: c.part, key: string(key)})
+		c.pcOK = c.it.Seek(&change{model: c.model, part: c.part, key: string(key)})
 		c.settlePending()
 	}
 	return c.current()

@@ -107,8 +107,8 @@ type Store struct {
 	// the pending changes, changeLog every change in it in log order
 	// (those since replaced too), pendingBytes their size, and pruned
 	// the position up to which they have been pruned.
-	pending      *btree.BTreeG[change]
-	changeLog    []change
+	pending      *btree.BTreeG[*change]
+	changeLog    []*change
 	pendingBytes int
 	pruned       uint64
 
@@ -384,7 +384,7 @@ func (s *Store) view(ctx context.Context, fn func(*storeView) error) error {
 	if err := ctx.Err(); err != nil {
 		return Errorf(CodeUnavailable, "store: %w", err)
 	}
-	var pending *btree.BTreeG[change]
+	var pending *btree.BTreeG[*change]
 	if st := s.published.Load(); st != nil {
 		pending = st.tree
 	}

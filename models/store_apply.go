@@ -74,7 +74,7 @@ var appliedKey = []byte("applied")
 // commit: the pending changes, never written to again, and the log
 // position of the last write they hold.
 type pendingState struct {
-	tree *btree.BTreeG[change]
+	tree *btree.BTreeG[*change]
 	last uint64
 }
 
@@ -236,12 +236,12 @@ func (s *Store) applyPending() error {
 	err := s.db.Update(func(btx *bbolt.Tx) error {
 		applied := fileApplied(btx)
 		var err error
-		st.tree.Scan(func(c change) bool {
+		st.tree.Scan(func(c *change) bool {
 			if c.pos <= applied {
 				return true
 			}
 			changes++
-			err = applyChange(btx, c)
+			err = applyChange(btx, *c)
 			return err == nil
 		})
 		if err != nil {
@@ -307,7 +307,7 @@ func (s *Store) prunePending() {
 		}
 		n++
 		s.pendingBytes -= c.size()
-		if latest, ok := s.pending.Get(c); ok && latest.pos == c.pos {
+		if latest, ok := s.pending.Get(c); ok && latest == c {
 			s.pending.Delete(c)
 		}
 	}

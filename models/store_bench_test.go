@@ -134,3 +134,22 @@ func fillStore(b *testing.B, s *Store, n int) string {
 	}
 	return strconv.Itoa(n / 2)
 }
+
+// BenchmarkStoreInsertGroup measures creates from 32 writers at once,
+// which the committer takes in groups: the store's cost per write when
+// one sync is shared (run it with TMPDIR on a tmpfs to see the CPU alone).
+func BenchmarkStoreInsertGroup(b *testing.B) {
+	s := openTestStore(b)
+	ctx := context.Background()
+	attrs := benchAttrs()
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Insert(ctx, "c", "", attrs); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -77,12 +77,22 @@ func (tx *storeTx) Append(model string, encode func(seq int64) ([]byte, error)) 
 // front, the events up to Seq floor and those older than the TTL (none
 // when it is 0), at most pruneBatch, and returns how many it removed.
 // A history holds consecutive Seqs, so that each is found by its key.
+// Events are appended in time order: once one is young enough to keep,
+// so are those after it, and past the floor none is read.
 func (tx *storeTx) prune(model string, front, floor int64, ttl time.Duration) int {
+	young := ttl == 0
 	for n := range pruneBatch {
 		seq := front + int64(n)
+		if seq > floor && young {
+			return n
+		}
 		key := seqKey(uint64(seq))
 		v := tx.view.get(model, partEvents, key)
-		if v == nil || seq > floor && (ttl == 0 || !expired(v, tx.now, ttl)) {
+		if v == nil {
+			return n
+		}
+		young = young || !expired(v, tx.now, ttl)
+		if seq > floor && young {
 			return n
 		}
 		tx.delete(model, partEvents, string(key))

@@ -28,7 +28,7 @@ type storeTx struct {
 	// changes all their changes, in order.
 	last    uint64
 	records [][]byte
-	changes []change
+	changes []*change
 	// madeTypes counts the model types this group made; they are counted
 	// in s.types once it commits. history is the change of each type's
 	// history length, counted in s.history then.
@@ -67,8 +67,8 @@ func (tx *storeTx) set(c change) {
 	}
 	c.pos = tx.last
 	tx.records[len(tx.records)-1] = appendChange(tx.records[len(tx.records)-1], c)
-	tx.changes = append(tx.changes, c)
-	tx.view.pending.Set(c)
+	tx.changes = append(tx.changes, &c)
+	tx.view.pending.Set(&c)
 }
 
 func (tx *storeTx) put(model string, p part, key string, val []byte) {

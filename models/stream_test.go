@@ -339,3 +339,47 @@ func TestStoreObserveHistory(t *testing.T) {
 		t.Fatalf("history at open = %v, want a 3 and b 1", seen)
 	}
 }
+
+// TestStorePrunesHistory: the bbolt store removes the events past the
+// history's size and those past its TTL, oldest first, and keeps the
+// young ones behind them, whatever the reason the front was removed for.
+func TestStorePrunesHistory(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	observed := map[string]int{}
+	s, err := OpenStoreWith(filepath.Join(t.TempDir(), "s.db"), StoreConfig{
+		History:        HistoryConfig{Size: 5, TTL: time.Hour},
+		ObserveHistory: func(model string, n int) { observed[model] = n },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.now = c.now
+	want := func(n int) {
+		t.Helper()
+		var stored int
+		if err := s.view(ctx, func(v *storeView) error {
+			stored = v.count("a", partEvents)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if stored != n || observed["a"] != n {
+			t.Fatalf("history holds %d events, observed %d; want %d", stored, observed["a"], n)
+		}
+	}
+	appendN(t, s, "a", 8)
+	want(5) // the size
+	c.advance(30 * time.Minute)
+	appendN(t, s, "a", 2)
+	want(5)
+	// The first 3 kept are now past the TTL, the 2 after them are not.
+	c.advance(40 * time.Minute)
+	appendN(t, s, "a", 1)
+	want(3)
+	wantSince(t, s, "a", 8, 0, true, 9, 10, 11)
+	c.advance(2 * time.Hour)
+	appendN(t, s, "a", 1)
+	want(1)
+}
