@@ -390,13 +390,18 @@ func TestConcurrentRelease(t *testing.T) {
 
 const crashEnv = "WAL_CRASH_DIR"
 
-// TestCrashChild is the process TestCrash kills: it appends until killed,
-// printing each position once Append has returned, and releasing as it goes.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv(crashEnv)
-	if dir == "" {
-		t.Skip("run by TestCrash")
+// TestMain runs the test binary as the crash child when TestCrash starts
+// it so, and the tests otherwise.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashEnv); dir != "" {
+		crashChild(dir)
 	}
+	os.Exit(m.Run())
+}
+
+// crashChild is the process TestCrash kills: it appends until killed,
+// printing each position once Append has returned, and releasing as it goes.
+func crashChild(dir string) {
 	l, err := Open(dir, 0, Options{SegmentSize: 16 << 10})
 	if err != nil {
 		fmt.Println("error:", err)
@@ -426,11 +431,8 @@ func TestCrashChild(t *testing.T) {
 }
 
 func TestCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
