@@ -135,9 +135,10 @@ func fillStore(b *testing.B, s *Store, n int) string {
 	return strconv.Itoa(n / 2)
 }
 
-// BenchmarkStoreInsertGroup measures creates from 32 writers at once,
-// which the committer takes in groups: the store's cost per write when
-// one sync is shared (run it with TMPDIR on a tmpfs to see the CPU alone).
+// BenchmarkStoreInsertGroup measures creates from 16 writers per CPU at
+// once, which the committer takes in groups: the store's cost per write
+// when one sync is shared (run it with TMPDIR on a tmpfs to see the CPU
+// alone).
 func BenchmarkStoreInsertGroup(b *testing.B) {
 	s := openTestStore(b)
 	ctx := context.Background()
