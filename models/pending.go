@@ -88,6 +88,9 @@ type storeView struct {
 	// of a group come in runs of one type, and bbolt opens a nested
 	// bucket of a read transaction anew at each call.
 	files fileBuckets
+	// probe is the key of a lookup in pending, kept here so that each
+	// lookup does not allocate one.
+	probe change
 }
 
 // fileBuckets are the file's buckets of one model type, each looked up
@@ -97,6 +100,9 @@ type fileBuckets struct {
 	model  string
 	looked uint8 // bit p: parts[p] has been looked up
 	parts  [partEvents + 1]*bbolt.Bucket
+	// cursors are the parts' cursors, made at the first get: a bbolt
+	// Get makes a new cursor, and its stack, at every call.
+	cursors [partEvents + 1]*bbolt.Cursor
 }
 
 // pendingChange returns the pending change of a key, if there is one the
@@ -105,7 +111,9 @@ func (v *storeView) pendingChange(model string, p part, key string) (*change, bo
 	if v.pending == nil {
 		return nil, false
 	}
-	c, ok := v.pending.Get(&change{model: model, part: p, key: key})
+	v.probe = change{model: model, part: p, key: key}
+	c, ok := v.pending.Get(&v.probe)
+	v.probe = change{}
 	if !ok || c.pos <= v.applied {
 		return nil, false
 	}
@@ -144,8 +152,18 @@ func (v *storeView) get(model string, p part, key []byte) []byte {
 		}
 		return c.val
 	}
-	if b := v.fileBucket(model, p); b != nil {
-		return b.Get(key)
+	b := v.fileBucket(model, p)
+	if b == nil {
+		return nil
+	}
+	c := v.files.cursors[p]
+	if c == nil {
+		c = b.Cursor()
+		v.files.cursors[p] = c
+	}
+	// Seek gives a nested bucket's key a nil value, as Get does.
+	if k, val := c.Seek(key); bytes.Equal(k, key) {
+		return val
 	}
 	return nil
 }

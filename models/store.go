@@ -106,11 +106,19 @@ type Store struct {
 	// Only the committer touches these: pending is its working tree of
 	// the pending changes, changeLog every change in it in log order
 	// (those since replaced too), pendingBytes their size, and pruned
-	// the position up to which they have been pruned.
+	// the position up to which they have been pruned. recordBuf is the
+	// buffer a group writes its log records in, kept for the next: the
+	// log copies them.
 	pending      *btree.BTreeG[*change]
 	changeLog    []*change
 	pendingBytes int
 	pruned       uint64
+	recordBuf    []byte
+	// replaced holds the changes of changeLog that a later committed
+	// change of the same key replaced in pending, so that the prune need
+	// not look each change up to learn whether the tree still holds it.
+	// It is kept apart from the changes, which reads share.
+	replaced map[*change]struct{}
 
 	stopApplier chan struct{}
 	closeErr    error
@@ -181,7 +189,7 @@ func openStore(path string, cfg StoreConfig, lockTimeout time.Duration) (*Store,
 	if err != nil {
 		return nil, fmt.Errorf("models: open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now, pending: newPendingTree()}
+	s := &Store{db: db, path: path, now: time.Now, pending: newPendingTree(), replaced: make(map[*change]struct{})}
 	if err := s.load(cfg); err != nil {
 		if s.wal != nil {
 			s.wal.Close()
@@ -442,9 +450,14 @@ func encodeRecord(seq uint64, attrs Props) ([]byte, error) {
 	if seq > math.MaxInt64 {
 		return nil, fmt.Errorf("models: store: sequence %d out of range", seq)
 	}
+	// The pairs share one backing array, as in Props.Term; a string
+	// encodes as a binary, as the key is stored.
 	list := make(bert.List, len(attrs))
+	elems := make([]any, 2*len(attrs))
 	for i, p := range attrs {
-		list[i] = bert.Tuple{[]byte(p.Key), p.Value}
+		kv := elems[2*i : 2*i+2 : 2*i+2]
+		kv[0], kv[1] = p.Key, p.Value
+		list[i] = bert.Tuple(kv)
 	}
 	rec, err := bert.Append(nil, bert.Tuple{int64(seq), list}, bert.Erlang)
 	if err != nil {

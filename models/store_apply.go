@@ -307,8 +307,16 @@ func (s *Store) prunePending() {
 		}
 		n++
 		s.pendingBytes -= c.size()
-		if latest, ok := s.pending.Get(c); ok && latest == c {
-			s.pending.Delete(c)
+		if _, ok := s.replaced[c]; ok {
+			delete(s.replaced, c)
+			continue
+		}
+		if latest, ok := s.pending.Delete(c); ok && latest != c {
+			// Every replaced change is in s.replaced once its
+			// successor commits, and prunes run between groups;
+			// should one be missed, the newer change is put back,
+			// not lost.
+			s.pending.Set(latest)
 		}
 	}
 	clear(s.changeLog[:n]) // for the collector

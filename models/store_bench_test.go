@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/bertsync/bertsync/bert"
 	"go.etcd.io/bbolt"
@@ -149,6 +151,42 @@ func BenchmarkStoreInsertGroup(b *testing.B) {
 		for pb.Next() {
 			if _, err := s.Insert(ctx, "c", "", attrs); err != nil {
 				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkStoreCreateEvent measures what the server's create asks of
+// the store: the document and its event in one write, with the history
+// at its size bound so that each append also prunes one event, from 16
+// writers per CPU at once (see BenchmarkStoreInsertGroup).
+func BenchmarkStoreCreateEvent(b *testing.B) {
+	s, err := OpenStoreWith(filepath.Join(b.TempDir(), "bertsync.db"), StoreConfig{History: HistoryConfig{Size: 100, TTL: time.Hour}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	attrs := benchAttrs()
+	push, err := bert.Marshal(bert.Tuple{bert.Atom("sync"), bert.Atom("created"), bert.Atom("c"), attrs.Term(), int64(1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	create := func(tx Tx) error {
+		if _, err := tx.(docTx).insert("c", "", attrs, -1, nil); err != nil {
+			return err
+		}
+		_, err := tx.Append("c", func(int64) ([]byte, error) { return push, nil })
+		return err
+	}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		writes := []Write{create}
+		for pb.Next() {
+			if errs := s.Commit(ctx, writes); errs[0] != nil {
+				b.Error(errs[0])
 				return
 			}
 		}

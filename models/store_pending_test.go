@@ -290,3 +290,62 @@ func TestStoreWriteOverLogBound(t *testing.T) {
 		t.Fatalf("List after = %v", got)
 	}
 }
+
+// TestStorePrunesReplacedChanges: once the file has applied them, the
+// pending changes leave the committer's tree, those a later write
+// replaced as well as the latest of each key, and a change applied by the
+// file but replaced by one still pending leaves the newer one in place.
+func TestStorePrunesReplacedChanges(t *testing.T) {
+	s, err := OpenStoreWith(filepath.Join(t.TempDir(), "s.db"), StoreConfig{pending: pendingConfig{every: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	put := func(id string, v int64) {
+		t.Helper()
+		if _, err := s.Put(ctx, "t", id, Props{{"v", v}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantV := func(id string, v int64) {
+		t.Helper()
+		attrs, err := s.Get(ctx, "t", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := attrs.Get("v"); got != v {
+			t.Fatalf("%s: v = %v, want %d", id, got, v)
+		}
+	}
+	// Each pending change the tree holds is one the file has not applied.
+	checkTree := func(when string) {
+		t.Helper()
+		applied := s.applied.Load()
+		s.pending.Scan(func(c *change) bool {
+			if c.pos <= applied {
+				t.Errorf("%s: the tree still holds %s/%d/%q of position %d, applied through %d", when, c.model, c.part, c.key, c.pos, applied)
+			}
+			return true
+		})
+	}
+	for v := range int64(3) {
+		put("x", v) // each group replaces x's change of the group before
+	}
+	if err := s.applyPending(); err != nil {
+		t.Fatal(err)
+	}
+	put("x", 3) // pending over the applied 2, and the prune's first group
+	checkTree("after the prune")
+	if n := s.pending.Len(); n != 1 {
+		t.Errorf("the tree holds %d changes, want 1: x's latest", n)
+	}
+	wantV("x", 3)
+	if err := s.applyPending(); err != nil {
+		t.Fatal(err)
+	}
+	put("y", 1)
+	checkTree("after the second prune")
+	wantV("x", 3)
+	wantV("y", 1)
+}

@@ -25,10 +25,23 @@ type storeTx struct {
 	dirty bool
 	// last is the log position of the latest write that changed
 	// something; records holds the log record of each such write, and
-	// changes all their changes, in order.
+	// changes all their changes, in order. The records lie back to back
+	// in buf, the current write's from start on: a buffer that grows a
+	// few times a group, not each record a few times a write.
 	last    uint64
 	records [][]byte
 	changes []*change
+	buf     []byte
+	start   int
+	// slab holds the group's changes, allocated a batch at a time:
+	// changes points into it.
+	slab []change
+	// superseded are the changes of the tree that a change of the group
+	// replaced: marked so once the group commits.
+	superseded []*change
+	// typed is a model type known to exist in this group, which spares
+	// the lookups of makeType for the next writes of the type.
+	typed string
 	// madeTypes counts the model types this group made; they are counted
 	// in s.types once it commits. history is the change of each type's
 	// history length, counted in s.history then.
@@ -64,12 +77,28 @@ func (tx *storeTx) set(c change) {
 		tx.dirty = true
 		tx.last++
 		tx.records = append(tx.records, nil)
+		tx.start = len(tx.buf)
 	}
 	c.pos = tx.last
-	tx.records[len(tx.records)-1] = appendChange(tx.records[len(tx.records)-1], c)
-	tx.changes = append(tx.changes, &c)
-	tx.view.pending.Set(&c)
+	// A grown buf leaves the records before this one in the array they
+	// were written to, which nothing writes again.
+	tx.buf = appendChange(tx.buf, c)
+	tx.records[len(tx.records)-1] = tx.buf[tx.start:len(tx.buf):len(tx.buf)]
+	if len(tx.slab) == cap(tx.slab) {
+		// Small for a lone write, larger as the group grows.
+		tx.slab = make([]change, 0, min(max(2*cap(tx.slab), 8), changeSlab))
+	}
+	tx.slab = append(tx.slab, c)
+	pc := &tx.slab[len(tx.slab)-1]
+	tx.changes = append(tx.changes, pc)
+	if prev, ok := tx.view.pending.Set(pc); ok {
+		tx.superseded = append(tx.superseded, prev)
+	}
 }
+
+// changeSlab is the most changes a group allocates at a time (a create
+// makes six).
+const changeSlab = 64
 
 func (tx *storeTx) put(model string, p part, key string, val []byte) {
 	tx.set(change{model: model, part: p, key: key, val: val})
@@ -114,8 +143,13 @@ func (s *Store) transact(apply func(tx groupTx) error) error {
 		view: storeView{btx: btx, pending: work, applied: fileApplied(btx)},
 		now:  s.now(),
 		last: s.wal.Last(),
+		buf:  s.recordBuf[:0],
 	}
-	if err := apply(tx); err != nil {
+	err = apply(tx)
+	if cap(tx.buf) <= maxRecordBuf {
+		s.recordBuf = tx.buf
+	}
+	if err != nil {
 		return err
 	}
 	if len(tx.records) == 0 {
@@ -129,6 +163,9 @@ func (s *Store) transact(apply func(tx groupTx) error) error {
 		return fmt.Errorf("models: store: the log gave position %d to a write at %d", first, want)
 	}
 	s.pending = work
+	for _, c := range tx.superseded {
+		s.replaced[c] = struct{}{}
+	}
 	s.changeLog = append(s.changeLog, tx.changes...)
 	for _, c := range tx.changes {
 		s.pendingBytes += c.size()
@@ -147,6 +184,10 @@ func (s *Store) transact(apply func(tx groupTx) error) error {
 	return nil
 }
 
+// maxRecordBuf bounds the record buffer a store keeps between groups:
+// one large group's is let go.
+const maxRecordBuf = 1 << 20
+
 func (s *Store) storeError(err error) error { return storeError(err) }
 
 // makeType makes the type model, if it is new. A new type that would
@@ -158,7 +199,11 @@ func (tx *storeTx) makeType(model string, maxTypes int) error {
 	if model == "" {
 		return Errorf(CodeBadRequest, "empty model name")
 	}
+	if model == tx.typed {
+		return nil
+	}
 	if tx.view.hasType(model) {
+		tx.typed = model
 		return nil
 	}
 	if len(model) > bbolt.MaxKeySize {
@@ -169,6 +214,7 @@ func (tx *storeTx) makeType(model string, maxTypes int) error {
 	}
 	tx.put(model, partType, "", nil)
 	tx.madeTypes++
+	tx.typed = model
 	return nil
 }
 
