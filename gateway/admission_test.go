@@ -449,10 +449,13 @@ func TestRateLimitWebSocket(t *testing.T) {
 		expect(i, i > 3)
 	}
 	// A ping past the rate gets no pong: the next frame is the reply to
-	// the request after it.
+	// the request after it. That reply also shows the ping read before
+	// the clock moves on.
 	if err := c.WriteMessage(websocket.TextMessage, []byte("ping")); err != nil {
 		t.Fatal(err)
 	}
+	send(7)
+	expect(7, true)
 	// Another connection has a bucket of its own.
 	other := ts.dial(t)
 	sendBinary(t, other, `{sync, read, note, [], other}`)
@@ -461,16 +464,16 @@ func TestRateLimitWebSocket(t *testing.T) {
 	}
 
 	clock.advance(time.Second) // one token
-	send(7)
 	send(8)
-	expect(7, false)
-	expect(8, true)
+	send(9)
+	expect(8, false)
+	expect(9, true)
 	clock.advance(time.Hour) // a full bucket, no more
-	for i := 9; i <= 12; i++ {
+	for i := 10; i <= 13; i++ {
 		send(i)
 	}
-	for i := 9; i <= 12; i++ {
-		expect(i, i > 11)
+	for i := 10; i <= 13; i++ {
+		expect(i, i > 12)
 	}
 }
 

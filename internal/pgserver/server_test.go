@@ -54,12 +54,12 @@ func TestServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := connect(t, db)
-	var fsync, sockets string
-	if err := conn.QueryRow(ctx, "SELECT current_setting('fsync'), current_setting('unix_socket_directories')").Scan(&fsync, &sockets); err != nil {
+	var fsync, sockets, conns string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('fsync'), current_setting('unix_socket_directories'), current_setting('max_connections')").Scan(&fsync, &sockets, &conns); err != nil {
 		t.Fatal(err)
 	}
-	if fsync != "on" || sockets != "" {
-		t.Fatalf("fsync %q, unix_socket_directories %q", fsync, sockets)
+	if fsync != "on" || sockets != "" || conns != "200" {
+		t.Fatalf("fsync %q, unix_socket_directories %q, max_connections %q", fsync, sockets, conns)
 	}
 	if _, err := conn.Exec(ctx, "CREATE TABLE kv (k int PRIMARY KEY); INSERT INTO kv VALUES (1)"); err != nil {
 		t.Fatal(err)
