@@ -113,7 +113,6 @@ func (v *storeView) pendingChange(model string, p part, key string) (*change, bo
 	}
 	v.probe = change{model: model, part: p, key: key}
 	c, ok := v.pending.Get(&v.probe)
-	v.probe = change{}
 	if !ok || c.pos <= v.applied {
 		return nil, false
 	}

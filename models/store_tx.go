@@ -37,7 +37,8 @@ type storeTx struct {
 	// changes points into it.
 	slab []change
 	// superseded are the changes of the tree that a change of the group
-	// replaced: marked so once the group commits.
+	// replaced, which go to the store's replaced set once the group
+	// commits.
 	superseded []*change
 	// typed is a model type known to exist in this group, which spares
 	// the lookups of makeType for the next writes of the type.
