@@ -269,7 +269,16 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		cfg.Gateway.Cluster = node.gw
 		cfg.Gateway.Files = models.NewPGFiles(served.pg.Pool())
 	}
-	gw, err := New(sys, cfg.Gateway)
+	// The tail starts from the tops read before the node serves: no
+	// subscriber of this node can be answered a Seq it has passed.
+	var start models.TailStart
+	if node != nil {
+		start, err = served.pg.TailStart(ctx)
+	}
+	var gw *Server
+	if err == nil {
+		gw, err = New(sys, cfg.Gateway)
+	}
 	if err != nil {
 		sys.Shutdown(context.Background())
 		if node != nil {
@@ -278,7 +287,7 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	if node != nil {
-		node.tail(served.pg, sys)
+		node.tail(served.pg, start, sys)
 	}
 	defer m.AddQueues(gw.queued)()
 	// srv.Serve closes ln, and srv.Shutdown waits for that.

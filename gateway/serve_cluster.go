@@ -94,13 +94,14 @@ func joinCluster(ctx context.Context, cfg ServeConfig, pg *models.PGStore, httpA
 	return n, nil
 }
 
-// tail delivers the other nodes' events to sys's subscribers until stop.
-func (n *clusterSeat) tail(pg *models.PGStore, sys *actors.System) {
+// tail delivers the other nodes' events after start to sys's subscribers
+// until stop.
+func (n *clusterSeat) tail(pg *models.PGStore, start models.TailStart, sys *actors.System) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopTail, n.tailDone = cancel, make(chan struct{})
 	go func() {
 		defer close(n.tailDone)
-		err := pg.Tail(ctx, func(model string, events []models.Event, lost int64) {
+		err := pg.Tail(ctx, start, func(model string, events []models.Event, lost int64) {
 			if lost > 0 {
 				sys.StreamLost(model, lost)
 			}

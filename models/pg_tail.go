@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"time"
 
@@ -80,6 +81,10 @@ type tailConfig struct {
 	// Logger logs lost connections. nil: slog.Default().
 	Logger *slog.Logger
 
+	// start holds the cursors the tailer starts from (see [TailStart]);
+	// nil: the tops its first connection reads.
+	start map[string]int64
+
 	// onSync, if set, is called after each (re)connect, once the tailer
 	// listens and has caught up with the tops it read then. Tests wait
 	// on it.
@@ -115,20 +120,32 @@ func (c tailConfig) resolved() tailConfig {
 	return c
 }
 
-// Tail calls fn with the events that other nodes commit to the database,
-// per model in Seq order, each at least once (see [TailFunc]), starting
-// from the streams' tops when Tail starts: no older event is delivered.
-// fn is called from Tail's goroutine only, one call at a time; while it
-// runs nothing more is read. Tail keeps a connection of its own, outside
-// the pool, and reconnects, with backoff, whenever it is lost, and then
-// catches up from the events table. It returns when ctx is done or the
-// store is closed, with the context's error.
-func (s *PGStore) Tail(ctx context.Context, fn TailFunc) error {
+// TailStart is where a [PGStore.Tail] begins: the top of each type when
+// [PGStore.TailStart] read it.
+type TailStart struct{ tops map[string]int64 }
+
+// TailStart reads, through the pool, the streams' tops a Tail is to start
+// from. A node reads them before it serves: every Seq it then answers a
+// subscribe with is at or past them, so the tail delivers every event
+// after it, however late the tail's own connection comes up.
+func (s *PGStore) TailStart(ctx context.Context) (TailStart, error) {
+	tops, err := readTops(ctx, s.Pool())
+	return TailStart{tops: tops}, err
+}
+
+// Tail calls fn with the events that other nodes commit to the database
+// after from, per model in Seq order, each at least once (see
+// [TailFunc]). fn is called from Tail's goroutine only, one call at a
+// time; while it runs nothing more is read. Tail keeps a connection of
+// its own, outside the pool, and reconnects, with backoff, whenever it is
+// lost, and then catches up from the events table. It returns when ctx
+// is done or the store is closed, with the context's error.
+func (s *PGStore) Tail(ctx context.Context, from TailStart, fn TailFunc) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
-	return tailEvents(ctx, s.Pool(), s.Node(), tailConfig{}, fn)
+	return tailEvents(ctx, s.Pool(), s.Node(), tailConfig{start: from.tops}, fn)
 }
 
 // tailEvents is [PGStore.Tail] over the pool's database for the node
@@ -146,6 +163,7 @@ func tailEvents(ctx context.Context, pool *pgxpool.Pool, self string, cfg tailCo
 		cfg:        cfg,
 		fn:         fn,
 		backoff:    tailBackoff{min: cfg.MinBackoff, max: cfg.MaxBackoff},
+		cursors:    maps.Clone(cfg.start),
 	}
 	for {
 		err := t.session(ctx)
@@ -176,7 +194,7 @@ type tailer struct {
 
 	// cursors holds, per model, the Seq through which events were read
 	// (delivered, the node's own, or lost); nil until the first
-	// connection read the tops.
+	// connection read the tops, when there was no start.
 	cursors map[string]int64
 	conn    *pgx.Conn
 }
@@ -273,7 +291,14 @@ func (t *tailer) drain(pending map[string]struct{}) {
 func (t *tailer) tops(ctx context.Context) (map[string]int64, error) {
 	qctx, cancel := context.WithTimeout(ctx, t.cfg.QueryTimeout)
 	defer cancel()
-	rows, _ := t.conn.Query(qctx, "SELECT model, seq FROM types")
+	return readTops(qctx, t.conn)
+}
+
+// readTops reads the Seq of every type through q.
+func readTops(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}) (map[string]int64, error) {
+	rows, _ := q.Query(ctx, "SELECT model, seq FROM types")
 	tops := make(map[string]int64)
 	var model string
 	var seq int64

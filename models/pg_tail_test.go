@@ -43,6 +43,7 @@ func TestTail(t *testing.T) {
 		test func(*testing.T, *pgtest.Server)
 	}{
 		{"DeliversForeignEventsInOrder", testTailDeliversForeignEventsInOrder},
+		{"StartsFromItsStart", testTailStartsFromItsStart},
 		{"TerminatedListener", testTailTerminatedListener},
 		{"PollFindsUnnotifiedEvents", testTailPollFindsUnnotifiedEvents},
 		{"ReportsPrunedGap", testTailReportsPrunedGap},
@@ -332,6 +333,29 @@ func testTailDeliversForeignEventsInOrder(t *testing.T, srv *pgtest.Server) {
 	}
 	r.checkEvents("chat", chat)
 	r.checkEvents("room", room)
+	r.checkEvents("fresh", fresh)
+}
+
+// A tail given a start delivers every event after it, those committed
+// before its own connection came up too: a node reads the start before it
+// serves (gateway's serve.go), and its subscribers hold Seqs from then on.
+func testTailStartsFromItsStart(t *testing.T, srv *pgtest.Server) {
+	url, pool := tailDB(t, srv, "start")
+	mustAppend(t, pool, "chat", "b", 2, true) // history
+	start, err := openTailStore(t, url, PGConfig{Node: "a"}).TailStart(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Committed before the tail connects: the window of a tail whose
+	// first connection is slow, or fails while the database restarts.
+	chat := mustAppend(t, pool, "chat", "b", 3, true)
+	fresh := mustAppend(t, pool, "fresh", "c", 2, true)
+	r := startTail(t, pool, "a", tailConfig{Poll: tailNever, start: start.tops})
+	r.waitSyncs(1)
+	chat = append(chat, mustAppend(t, pool, "chat", "b", 1, true)...)
+	r.waitSeq("chat", chat[len(chat)-1])
+	r.waitSeq("fresh", fresh[len(fresh)-1])
+	r.checkEvents("chat", chat)
 	r.checkEvents("fresh", fresh)
 }
 
@@ -718,7 +742,7 @@ func testTailPGStore(t *testing.T, srv *pgtest.Server) {
 func testTailEndsWithStore(t *testing.T, srv *pgtest.Server) {
 	s := openTailStore(t, srv.CreateDB(t, "ends"), PGConfig{})
 	done := make(chan error, 1)
-	go func() { done <- s.Tail(context.Background(), func(string, []Event, int64) {}) }()
+	go func() { done <- s.Tail(context.Background(), TailStart{}, func(string, []Event, int64) {}) }()
 	s.Close()
 	select {
 	case err := <-done:
