@@ -273,7 +273,9 @@ func ListenAndServe(ctx context.Context, cfg ServeConfig) error {
 	// subscriber of this node can be answered a Seq it has passed.
 	var start models.TailStart
 	if node != nil {
-		start, err = served.pg.TailStart(ctx)
+		if start, err = served.pg.TailStart(ctx); err != nil {
+			err = fmt.Errorf("gateway: cluster: %w", err)
+		}
 	}
 	var gw *Server
 	if err == nil {

@@ -121,7 +121,8 @@ func (c tailConfig) resolved() tailConfig {
 }
 
 // TailStart is where a [PGStore.Tail] begins: the top of each type when
-// [PGStore.TailStart] read it.
+// [PGStore.TailStart] read it. The zero TailStart is the tops the tail's
+// first connection reads.
 type TailStart struct{ tops map[string]int64 }
 
 // TailStart reads, through the pool, the streams' tops a Tail is to start
@@ -129,6 +130,8 @@ type TailStart struct{ tops map[string]int64 }
 // subscribe with is at or past them, so the tail delivers every event
 // after it, however late the tail's own connection comes up.
 func (s *PGStore) TailStart(ctx context.Context) (TailStart, error) {
+	ctx, cancel := context.WithTimeout(ctx, defaultTailQueryTimeout)
+	defer cancel()
 	tops, err := readTops(ctx, s.Pool())
 	return TailStart{tops: tops}, err
 }
