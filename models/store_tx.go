@@ -36,10 +36,10 @@ type storeTx struct {
 	// slab holds the group's changes, allocated a batch at a time:
 	// changes points into it.
 	slab []change
-	// superseded are the changes of the tree that a change of the group
+	// replaced are the changes of the tree that a change of the group
 	// replaced, which go to the store's replaced set once the group
 	// commits.
-	superseded []*change
+	replaced []*change
 	// typed is a model type known to exist in this group, which spares
 	// the lookups of makeType for the next writes of the type.
 	typed string
@@ -93,7 +93,7 @@ func (tx *storeTx) set(c change) {
 	pc := &tx.slab[len(tx.slab)-1]
 	tx.changes = append(tx.changes, pc)
 	if prev, ok := tx.view.pending.Set(pc); ok {
-		tx.superseded = append(tx.superseded, prev)
+		tx.replaced = append(tx.replaced, prev)
 	}
 }
 
@@ -164,7 +164,7 @@ func (s *Store) transact(apply func(tx groupTx) error) error {
 		return fmt.Errorf("models: store: the log gave position %d to a write at %d", first, want)
 	}
 	s.pending = work
-	for _, c := range tx.superseded {
+	for _, c := range tx.replaced {
 		s.replaced[c] = struct{}{}
 	}
 	s.changeLog = append(s.changeLog, tx.changes...)
