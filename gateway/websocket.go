@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -89,6 +90,9 @@ type wsConn struct {
 	raw      syscall.RawConn
 	consumed int64
 	readable func(uintptr) bool
+	// readStopped is set when a message read inside the wait ended the
+	// connection.
+	readStopped bool
 	// readDone lets go of what the handler took for the connection.
 	readDone func()
 }
@@ -248,17 +252,23 @@ func (s *Server) startPings() {
 	})
 }
 
-// readPump reads messages until the connection fails or closes, then ends
-// the session.
 // awaitMessage waits for the client's next message and reads on. It is
 // the reader of an idle connection: on a plain socket it waits in a
 // shallow frame (see wsNetConn) on a goroutine of its own, started when
 // the reader before it found nothing more to read, so that the stack it
 // holds is a new goroutine's, the smallest, not one grown by reading.
+// Messages that arrive whole are read inside the wait (onReadable), which
+// ends only when the connection does or a message is not whole. The
+// stack that reading them grows is shrunk by the collector while the
+// goroutine waits: the frames of the wait are then a small part of it.
 func (c *wsConn) awaitMessage() {
 	if c.raw != nil {
 		if err := c.raw.Read(c.readable); err != nil {
 			c.readEnded(err)
+			c.endRead()
+			return
+		}
+		if c.readStopped {
 			c.endRead()
 			return
 		}
@@ -325,19 +335,90 @@ func (c *wsConn) readSetup() {
 // met an end or error that NextReader is to find; false to wait. It reads
 // rather than waits first, since a readiness seen before the wait began
 // is not remembered.
+//
+// When what it read is whole messages, and no more than the socket had,
+// it reads them itself and waits again, without leaving the wait: a
+// readiness that comes while it reads them is remembered within one wait,
+// so the next read needs no read first to find the socket empty. That
+// saves a system call and a goroutine per message of a busy connection.
+// A message that is not whole is left to gorilla, outside the wait, which
+// may read the socket for the rest of it.
 func (c *wsConn) onReadable(fd uintptr) bool {
 	nc := c.nc
-	if len(nc.pending) > 0 {
-		return true
+	for {
+		if len(nc.pending) > 0 {
+			return true
+		}
+		buf := pendingBufs.Get().(*[pendingSize]byte)
+		n, ok := readSocket(fd, buf[:])
+		if n <= 0 {
+			pendingBufs.Put(buf)
+			return ok
+		}
+		nc.pendingBuf, nc.pending = buf, buf[:n]
+		messages, whole := wholeMessages(nc.pending)
+		if !whole {
+			return true
+		}
+		nc.inWait = true
+		for range messages {
+			if !c.readMessage() {
+				nc.inWait = false
+				c.readStopped = true
+				return true
+			}
+		}
+		nc.inWait = false
+		if len(nc.pending) > 0 || nc.in != c.consumed {
+			// Control frames after the last message, or frames counted
+			// short (see wsNetConn): gorilla reads them outside the wait.
+			return true
+		}
+		if n < pendingSize {
+			return false // the socket had no more
+		}
 	}
-	buf := pendingBufs.Get().(*[pendingSize]byte)
-	n, ok := readSocket(fd, buf[:])
-	if n <= 0 {
-		pendingBufs.Put(buf)
-		return ok
+}
+
+// wholeMessages reports whether p is a run of whole frames, each data
+// frame a message of its own (final, not a continuation), and how many
+// data frames it holds. Whatever else a frame holds wrong is gorilla's to
+// find: only the lengths matter here.
+func wholeMessages(p []byte) (messages int, ok bool) {
+	for len(p) > 0 {
+		if len(p) < 2 {
+			return 0, false
+		}
+		final, opcode := p[0]&0x80 != 0, p[0]&0x0f
+		size, header := uint64(p[1]&0x7f), 2
+		switch size {
+		case 126:
+			if len(p) < 4 {
+				return 0, false
+			}
+			size, header = uint64(binary.BigEndian.Uint16(p[2:])), 4
+		case 127:
+			if len(p) < 10 {
+				return 0, false
+			}
+			size, header = binary.BigEndian.Uint64(p[2:]), 10
+		}
+		if p[1]&0x80 != 0 {
+			header += 4 // the mask
+		}
+		if len(p) < header || size > uint64(len(p)-header) {
+			return 0, false
+		}
+		switch {
+		case opcode >= websocket.CloseMessage: // a control frame
+		case (opcode == websocket.TextMessage || opcode == websocket.BinaryMessage) && final:
+			messages++
+		default:
+			return 0, false
+		}
+		p = p[header+int(size):]
 	}
-	nc.pendingBuf, nc.pending = buf, buf[:n]
-	return true
+	return messages, true
 }
 
 // readEnded logs why the reading stopped, unless the client or the
@@ -439,7 +520,15 @@ type wsNetConn struct {
 	// Read hands gorilla first, in pendingBuf (from pendingBufs).
 	pending    []byte
 	pendingBuf *[pendingSize]byte
+	// inWait is set while the reader reads messages inside its wait on
+	// the socket (wsConn.onReadable), which holds the socket's read lock:
+	// a read of the socket then would never return.
+	inWait bool
 }
+
+// errReadInWait is what a read of the socket inside the reader's wait
+// gets: the frames were taken for whole and were not.
+var errReadInWait = errors.New("gateway: websocket: a frame read inside the socket wait was not whole")
 
 func (c *wsNetConn) Read(p []byte) (int, error) {
 	if len(c.pending) > 0 {
@@ -451,6 +540,9 @@ func (c *wsNetConn) Read(p []byte) (int, error) {
 		}
 		c.in += int64(n)
 		return n, nil
+	}
+	if c.inWait {
+		return 0, errReadInWait
 	}
 	n, err := c.Conn.Read(p)
 	c.in += int64(n)

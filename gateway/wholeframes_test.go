@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// clientFrame is one frame as a client sends it: masked, with the
+// shortest length encoding unless long is set.
+func clientFrame(opcode byte, final bool, payload []byte, long bool) []byte {
+	b0 := opcode
+	if final {
+		b0 |= 0x80
+	}
+	f := []byte{b0}
+	switch {
+	case long:
+		f = append(f, 0x80|127)
+		f = binary.BigEndian.AppendUint64(f, uint64(len(payload)))
+	case len(payload) > 125:
+		f = append(f, 0x80|126)
+		f = binary.BigEndian.AppendUint16(f, uint16(len(payload)))
+	default:
+		f = append(f, 0x80|byte(len(payload)))
+	}
+	mask := []byte{0x12, 0x34, 0x56, 0x78}
+	f = append(f, mask...)
+	for i, c := range payload {
+		f = append(f, c^mask[i%4])
+	}
+	return f
+}
+
+func TestWholeMessages(t *testing.T) {
+	text := clientFrame(websocket.TextMessage, true, []byte("ping"), false)
+	bin := clientFrame(websocket.BinaryMessage, true, make([]byte, 300), false)
+	ping := clientFrame(websocket.PingMessage, true, []byte("p"), false)
+	cases := []struct {
+		name     string
+		p        []byte
+		messages int
+		whole    bool
+	}{
+		{"one text message", text, 1, true},
+		{"a 16-bit length", bin, 1, true},
+		{"a 64-bit length", clientFrame(websocket.BinaryMessage, true, []byte("x"), true), 1, true},
+		{"three messages and a ping", concat(text, ping, bin, text), 3, true},
+		{"a ping alone", ping, 0, true},
+		{"a header cut short", text[:1], 0, false},
+		{"a 16-bit length cut short", bin[:3], 0, false},
+		{"a 64-bit length cut short", clientFrame(websocket.BinaryMessage, true, nil, true)[:9], 0, false},
+		{"a mask cut short", text[:4], 0, false},
+		{"a payload cut short", bin[:len(bin)-1], 0, false},
+		{"a message then part of one", concat(text, bin[:10]), 0, false},
+		{"a first fragment", clientFrame(websocket.TextMessage, false, []byte("pi"), false), 0, false},
+		{"a continuation", clientFrame(0, true, []byte("ng"), false), 0, false},
+		{"a length past any buffer", append([]byte{0x82, 0x80 | 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, make([]byte, 8)...), 0, false},
+	}
+	for _, tc := range cases {
+		messages, whole := wholeMessages(tc.p)
+		if messages != tc.messages || whole != tc.whole {
+			t.Errorf("%s: %d messages, whole %v; want %d, %v", tc.name, messages, whole, tc.messages, tc.whole)
+		}
+	}
+}
+
+func concat(frames ...[]byte) []byte {
+	var p []byte
+	for _, f := range frames {
+		p = append(p, f...)
+	}
+	return p
+}
+
+// TestWebsocketFramesInOneWrite sends runs of frames in one write each,
+// which the reader reads inside its wait on the socket when they are
+// whole messages, and through gorilla otherwise: every message is
+// answered, in order, and the connection goes on.
+func TestWebsocketFramesInOneWrite(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, Config{})
+	c := ts.dial(t)
+	raw := c.UnderlyingConn()
+	create := func(id string, ref int) []byte {
+		return clientFrame(websocket.BinaryMessage, true, encode(t, `{sync, create, doc, [{id, <<"`+id+`">>}], `+itoa(ref)+`}`), false)
+	}
+	pingText := clientFrame(websocket.TextMessage, true, []byte("ping"), false)
+	steps := []struct {
+		name  string
+		write []byte
+		want  []string // each reply: "pong", or how a {sync, ok, …} ends
+	}{
+		// The gateway answers "ping" itself, ahead of the replies
+		// queued after it is read.
+		{"three messages", concat(pingText, create("a", 1), create("b", 2)), []string{"pong", ",1}", ",2}"}},
+		{"a ping frame between messages", concat(create("c", 3), clientFrame(websocket.PingMessage, true, []byte("hi"), false), create("d", 4)), []string{",3}", ",4}"}},
+		{"a ping frame after the last message", concat(create("e", 5), clientFrame(websocket.PingMessage, true, nil, false)), []string{",5}"}},
+		{"a message after that", create("f", 6), []string{",6}"}},
+		{"a message in two fragments", concat(clientFrame(websocket.TextMessage, false, []byte("pi"), false), clientFrame(0, true, []byte("ng"), false)), []string{"pong"}},
+		// Counted short (see wsNetConn): read on outside the wait.
+		{"a 64-bit length", clientFrame(websocket.TextMessage, true, []byte("ping"), true), []string{"pong"}},
+		{"a message and part of the next", concat(create("g", 7), create("h", 8)[:5]), []string{",7}"}},
+		{"the rest of it", create("h", 8)[5:], []string{",8}"}},
+	}
+	for _, st := range steps {
+		raw.SetWriteDeadline(time.Now().Add(waitLimit))
+		if _, err := raw.Write(st.write); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		for _, want := range st.want {
+			c.SetReadDeadline(time.Now().Add(waitLimit))
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("%s: waiting for %s: %v", st.name, want, err)
+			}
+			if want == "pong" {
+				if string(data) != "pong" {
+					t.Fatalf("%s: got %q, want pong", st.name, data)
+				}
+				continue
+			}
+			reply := format(t, data)
+			if !strings.HasPrefix(reply, "{sync,ok,") || !strings.HasSuffix(reply, want) {
+				t.Fatalf("%s: got %s, want {sync, ok, …} ending %s", st.name, reply, want)
+			}
+		}
+	}
+	// A close frame after a message: the server closes. A client that
+	// closes wants no more replies, so the message's may not come.
+	raw.Write(concat(create("i", 9), clientFrame(websocket.CloseMessage, true, []byte{0x03, 0xe8}, false)))
+	c.SetReadDeadline(time.Now().Add(waitLimit))
+	_, data, err := c.ReadMessage()
+	if err == nil {
+		if reply := format(t, data); !strings.HasSuffix(reply, ",9}") {
+			t.Fatalf("before the close: got %s, want the reply to the message", reply)
+		}
+		_, _, err = c.ReadMessage()
+	}
+	if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("after the close frame: %v, want close 1000", err)
+	}
+}
