@@ -258,7 +258,8 @@ func (s *Server) startPings() {
 // the reader before it found nothing more to read, so that the stack it
 // holds is a new goroutine's, the smallest, not one grown by reading.
 // Messages that arrive whole are read inside the wait (onReadable), which
-// ends only when the connection does or a message is not whole. The
+// ends only when the connection does or a read holds more than whole
+// messages. The
 // stack that reading them grows is shrunk by the collector while the
 // goroutine waits: the frames of the wait are then a small part of it.
 func (c *wsConn) awaitMessage() {
@@ -361,17 +362,14 @@ func (c *wsConn) onReadable(fd uintptr) bool {
 			return true
 		}
 		nc.inWait = true
-		for range messages {
-			if !c.readMessage() {
-				nc.inWait = false
-				c.readStopped = true
-				return true
-			}
+		for i := 0; i < messages && !c.readStopped; i++ {
+			c.readStopped = !c.readMessage()
 		}
 		nc.inWait = false
-		if len(nc.pending) > 0 || nc.in != c.consumed {
-			// Control frames after the last message, or frames counted
-			// short (see wsNetConn): gorilla reads them outside the wait.
+		if c.readStopped || len(nc.pending) > 0 || nc.in != c.consumed {
+			// Ended, or control frames after the last message, or frames
+			// counted short (see wsNetConn), which gorilla reads outside
+			// the wait.
 			return true
 		}
 		if n < pendingSize {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,14 +49,14 @@ func TestWholeMessages(t *testing.T) {
 		{"one text message", text, 1, true},
 		{"a 16-bit length", bin, 1, true},
 		{"a 64-bit length", clientFrame(websocket.BinaryMessage, true, []byte("x"), true), 1, true},
-		{"three messages and a ping", concat(text, ping, bin, text), 3, true},
+		{"three messages and a ping", slices.Concat(text, ping, bin, text), 3, true},
 		{"a ping alone", ping, 0, true},
 		{"a header cut short", text[:1], 0, false},
 		{"a 16-bit length cut short", bin[:3], 0, false},
 		{"a 64-bit length cut short", clientFrame(websocket.BinaryMessage, true, nil, true)[:9], 0, false},
 		{"a mask cut short", text[:4], 0, false},
 		{"a payload cut short", bin[:len(bin)-1], 0, false},
-		{"a message then part of one", concat(text, bin[:10]), 0, false},
+		{"a message then part of one", slices.Concat(text, bin[:10]), 0, false},
 		{"a first fragment", clientFrame(websocket.TextMessage, false, []byte("pi"), false), 0, false},
 		{"a continuation", clientFrame(0, true, []byte("ng"), false), 0, false},
 		{"a length past any buffer", append([]byte{0x82, 0x80 | 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, make([]byte, 8)...), 0, false},
@@ -66,14 +67,6 @@ func TestWholeMessages(t *testing.T) {
 			t.Errorf("%s: %d messages, whole %v; want %d, %v", tc.name, messages, whole, tc.messages, tc.whole)
 		}
 	}
-}
-
-func concat(frames ...[]byte) []byte {
-	var p []byte
-	for _, f := range frames {
-		p = append(p, f...)
-	}
-	return p
 }
 
 // TestWebsocketFramesInOneWrite sends runs of frames in one write each,
@@ -96,14 +89,14 @@ func TestWebsocketFramesInOneWrite(t *testing.T) {
 	}{
 		// The gateway answers "ping" itself, ahead of the replies
 		// queued after it is read.
-		{"three messages", concat(pingText, create("a", 1), create("b", 2)), []string{"pong", ",1}", ",2}"}},
-		{"a ping frame between messages", concat(create("c", 3), clientFrame(websocket.PingMessage, true, []byte("hi"), false), create("d", 4)), []string{",3}", ",4}"}},
-		{"a ping frame after the last message", concat(create("e", 5), clientFrame(websocket.PingMessage, true, nil, false)), []string{",5}"}},
+		{"three messages", slices.Concat(pingText, create("a", 1), create("b", 2)), []string{"pong", ",1}", ",2}"}},
+		{"a ping frame between messages", slices.Concat(create("c", 3), clientFrame(websocket.PingMessage, true, []byte("hi"), false), create("d", 4)), []string{",3}", ",4}"}},
+		{"a ping frame after the last message", slices.Concat(create("e", 5), clientFrame(websocket.PingMessage, true, nil, false)), []string{",5}"}},
 		{"a message after that", create("f", 6), []string{",6}"}},
-		{"a message in two fragments", concat(clientFrame(websocket.TextMessage, false, []byte("pi"), false), clientFrame(0, true, []byte("ng"), false)), []string{"pong"}},
+		{"a message in two fragments", slices.Concat(clientFrame(websocket.TextMessage, false, []byte("pi"), false), clientFrame(0, true, []byte("ng"), false)), []string{"pong"}},
 		// Counted short (see wsNetConn): read on outside the wait.
 		{"a 64-bit length", clientFrame(websocket.TextMessage, true, []byte("ping"), true), []string{"pong"}},
-		{"a message and part of the next", concat(create("g", 7), create("h", 8)[:5]), []string{",7}"}},
+		{"a message and part of the next", slices.Concat(create("g", 7), create("h", 8)[:5]), []string{",7}"}},
 		{"the rest of it", create("h", 8)[5:], []string{",8}"}},
 	}
 	for _, st := range steps {
@@ -131,7 +124,7 @@ func TestWebsocketFramesInOneWrite(t *testing.T) {
 	}
 	// A close frame after a message: the server closes. A client that
 	// closes wants no more replies, so the message's may not come.
-	raw.Write(concat(create("i", 9), clientFrame(websocket.CloseMessage, true, []byte{0x03, 0xe8}, false)))
+	raw.Write(slices.Concat(create("i", 9), clientFrame(websocket.CloseMessage, true, []byte{0x03, 0xe8}, false)))
 	c.SetReadDeadline(time.Now().Add(waitLimit))
 	_, data, err := c.ReadMessage()
 	if err == nil {
