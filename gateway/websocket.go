@@ -259,9 +259,9 @@ func (s *Server) startPings() {
 // holds is a new goroutine's, the smallest, not one grown by reading.
 // Messages that arrive whole are read inside the wait (onReadable), which
 // ends only when the connection does or a read holds more than whole
-// messages. The
-// stack that reading them grows is shrunk by the collector while the
-// goroutine waits: the frames of the wait are then a small part of it.
+// messages. The stack that reading them grows is shrunk by the collector
+// while the goroutine waits: the frames of the wait are then a small part
+// of it.
 func (c *wsConn) awaitMessage() {
 	if c.raw != nil {
 		if err := c.raw.Read(c.readable); err != nil {
