@@ -1,39 +1,21 @@
 package gateway
 
 import (
-	"encoding/binary"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/bertsync/bertsync/internal/wstest"
 )
 
 // clientFrame is one frame as a client sends it: masked, with the
 // shortest length encoding unless long is set.
 func clientFrame(opcode byte, final bool, payload []byte, long bool) []byte {
-	b0 := opcode
-	if final {
-		b0 |= 0x80
-	}
-	f := []byte{b0}
-	switch {
-	case long:
-		f = append(f, 0x80|127)
-		f = binary.BigEndian.AppendUint64(f, uint64(len(payload)))
-	case len(payload) > 125:
-		f = append(f, 0x80|126)
-		f = binary.BigEndian.AppendUint16(f, uint16(len(payload)))
-	default:
-		f = append(f, 0x80|byte(len(payload)))
-	}
-	mask := []byte{0x12, 0x34, 0x56, 0x78}
-	f = append(f, mask...)
-	for i, c := range payload {
-		f = append(f, c^mask[i%4])
-	}
-	return f
+	f := wstest.Frame{Opcode: opcode, Fin: final, Payload: payload, Mask: [4]byte{0x12, 0x34, 0x56, 0x78}, LongLength: long}
+	return f.Append(nil)
 }
 
 func TestWholeMessages(t *testing.T) {

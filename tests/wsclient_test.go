@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bertsync/bertsync/internal/wstest"
 )
 
 // WebSocket opcodes (RFC 6455 §5.2).
@@ -143,33 +145,12 @@ func (c *e2eWS) WriteFrame(fin bool, opcode byte, payload []byte) error {
 }
 
 func (c *e2eWS) writeFrameLocked(fin bool, opcode byte, payload []byte) error {
-	hdr := make([]byte, 0, 14)
-	b0 := opcode & 0x0F
-	if fin {
-		b0 |= 0x80
-	}
-	hdr = append(hdr, b0)
-	switch n := len(payload); {
-	case n < 126:
-		hdr = append(hdr, 0x80|byte(n))
-	case n <= 0xFFFF:
-		hdr = append(hdr, 0x80|126, byte(n>>8), byte(n))
-	default:
-		hdr = append(hdr, 0x80|127)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
-	}
-	var mask [4]byte
-	if _, err := rand.Read(mask[:]); err != nil {
+	f := wstest.Frame{Opcode: opcode, Fin: fin, Payload: payload}
+	if _, err := rand.Read(f.Mask[:]); err != nil {
 		return err
 	}
-	hdr = append(hdr, mask[:]...)
-	frame := make([]byte, len(hdr)+len(payload))
-	copy(frame, hdr)
-	for i, p := range payload {
-		frame[len(hdr)+i] = p ^ mask[i%4]
-	}
 	c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.conn.Write(frame)
+	_, err := c.conn.Write(f.Append(make([]byte, 0, 14+len(payload))))
 	return err
 }
 
