@@ -100,8 +100,8 @@ type touchMsg struct{}
 type closeMsg struct{ reason CloseReason }
 
 // drainMsg asks the session actor to answer what it has, accept nothing
-// new and stop (System.Shutdown).
-type drainMsg struct{}
+// new and stop for reason (System.Shutdown, Session.Drain).
+type drainMsg struct{ reason CloseReason }
 
 // idleCheckMsg and timeoutCheckMsg come from the session's timers.
 type (

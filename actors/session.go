@@ -101,7 +101,7 @@ func (s *System) NewSession(t Transport, opts ...SessionOption) *Session {
 	ss.pid = s.as.Root.SpawnPrefix(props, "session/")
 	if !s.addSession(ss) {
 		// Shutdown began meanwhile and did not see this session.
-		s.as.Root.Send(ss.pid, &drainMsg{})
+		s.as.Root.Send(ss.pid, &drainMsg{reason: ServerShutdown})
 	}
 	return ss
 }
@@ -153,6 +153,20 @@ func (s *Session) Touch() {
 // flight are dropped, and the session calls [Transport.Close] with
 // [ClientClosed]. Closing a stopped session does nothing.
 func (s *Session) Close() { s.Stop(ClientClosed) }
+
+// Drain ends the session because the client said goodbye but may still
+// read: a WebSocket close frame, which may follow requests in the same
+// write (RFC 6455 §5.5.1). It is for a transport that has stopped
+// reading: the frames delivered before Drain are answered first, and the
+// session then calls [Transport.Close] with [ClientClosed]. A request still unanswered after
+// [Config.RequestTimeout] is answered with its timeout error; a caller
+// that cannot wait that long calls [Session.Close] when it stops waiting.
+func (s *Session) Drain() {
+	if s.pid == nil || s.stopped.Load() {
+		return
+	}
+	s.sys.as.Root.Send(s.pid, &drainMsg{reason: ClientClosed})
+}
 
 // Stop ends the session for reason at once, as Close does for
 // [ClientClosed]: replies still in flight are dropped, and the session
@@ -224,9 +238,11 @@ type sessionActor struct {
 	// the size of what is held.
 	holding   map[string]int
 	heldBytes int
-	draining  bool
-	stopping  bool
-	models    modelCache
+	// draining says the session stops for drainReason once q is empty.
+	draining    bool
+	drainReason CloseReason
+	stopping    bool
+	models      modelCache
 
 	lastActive time.Time
 	idleTimer  *time.Timer
@@ -263,7 +279,9 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 	case *timeoutCheckMsg:
 		a.timeoutCheck(ctx)
 	case *drainMsg:
-		a.draining = true
+		if !a.draining {
+			a.draining, a.drainReason = true, msg.reason
+		}
 		a.flush(ctx)
 	case *closeMsg:
 		a.stop(ctx, msg.reason)
@@ -445,7 +463,7 @@ func (a *sessionActor) flush(ctx actor.Context) {
 	if len(a.q) == 0 {
 		a.q = a.qbuf[:0] // let a grown backing array go
 		if a.draining {
-			a.stop(ctx, ServerShutdown)
+			a.stop(ctx, a.drainReason)
 		}
 		return
 	}

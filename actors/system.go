@@ -276,7 +276,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 	}
 
 	for _, ss := range sessions {
-		s.as.Root.Send(ss.pid, &drainMsg{})
+		s.as.Root.Send(ss.pid, &drainMsg{reason: ServerShutdown})
 	}
 	for _, ss := range sessions {
 		select {

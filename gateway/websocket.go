@@ -91,8 +91,9 @@ type wsConn struct {
 	consumed int64
 	readable func(uintptr) bool
 	// readStopped is set when a message read inside the wait ended the
-	// connection.
-	readStopped bool
+	// connection, and closeReceived when the client's close frame did.
+	readStopped   bool
+	closeReceived bool
 	// readDone lets go of what the handler took for the connection.
 	readDone func()
 }
@@ -294,13 +295,30 @@ func (c *wsConn) readMessages() {
 }
 
 // endRead ends the session once reading has stopped, lets the writer
-// finish its close frame and closes the socket.
+// finish its close frame and closes the socket. After the client's close
+// frame the replies to the messages before it still go out, for up to
+// closeGracePeriod, before the server's close frame: a client may send a
+// message and its close in one write and still read the reply (RFC 6455
+// §5.5.1).
 func (c *wsConn) endRead() {
-	c.shutdown(actors.ClientClosed)
-	c.sess.Close()
+	if c.closeReceived {
+		c.sess.Drain()
+		cut := time.AfterFunc(closeGracePeriod, c.endSession)
+		c.writerDone.Wait()
+		cut.Stop()
+	} else {
+		c.endSession()
+	}
 	c.writerDone.Wait()
 	c.conn.Close()
 	c.readDone()
+}
+
+// endSession ends the session at once, dropping the replies in flight,
+// and has the writer send the close frame.
+func (c *wsConn) endSession() {
+	c.shutdown(actors.ClientClosed)
+	c.sess.Close()
 }
 
 // readSetup sets the read limit, deadline and control frame handlers.
@@ -311,6 +329,12 @@ func (c *wsConn) readSetup() {
 		c.consumed += controlFrameLen(appData)
 		c.extendReadDeadline()
 		c.sess.Touch()
+		return nil
+	})
+	// gorilla's default close handler answers with a close frame at
+	// once; the writer sends it instead, after the replies (endRead).
+	c.conn.SetCloseHandler(func(int, string) error {
+		c.closeReceived = true
 		return nil
 	})
 	c.conn.SetPingHandler(func(appData string) error {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -8,7 +9,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/internal/wstest"
+	"github.com/bertsync/bertsync/models"
 )
 
 // clientFrame is one frame as a client sends it: masked, with the
@@ -104,18 +107,52 @@ func TestWebsocketFramesInOneWrite(t *testing.T) {
 			}
 		}
 	}
-	// A close frame after a message: the server closes. A client that
-	// closes wants no more replies, so the message's may not come.
+	// A close frame right after a message, in one write: the reply comes
+	// before the server's close frame.
 	raw.Write(slices.Concat(create("i", 9), clientFrame(websocket.CloseMessage, true, []byte{0x03, 0xe8}, false)))
 	c.SetReadDeadline(time.Now().Add(waitLimit))
 	_, data, err := c.ReadMessage()
-	if err == nil {
-		if reply := format(t, data); !strings.HasSuffix(reply, ",9}") {
-			t.Fatalf("before the close: got %s, want the reply to the message", reply)
-		}
-		_, _, err = c.ReadMessage()
+	if err != nil {
+		t.Fatalf("before the close: %v, want the reply to the message", err)
 	}
+	if reply := format(t, data); !strings.HasSuffix(reply, ",9}") {
+		t.Fatalf("before the close: got %s, want the reply to the message", reply)
+	}
+	_, _, err = c.ReadMessage()
 	if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		t.Fatalf("after the close frame: %v, want close 1000", err)
+	}
+}
+
+// After the client's close frame, a reply that does not come holds the
+// connection for closeGracePeriod at most: then the server closes.
+func TestWebsocketCloseWaitsForRepliesBounded(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	reg := models.NewRegistry()
+	stuck := models.HandlerFunc(func(ctx context.Context, _ models.Request) (any, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, ctx.Err()
+	})
+	if err := reg.Register("stuck", stuck); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServerActors(t, Config{}, actors.Config{Registry: reg})
+	c := ts.dial(t)
+	c.SetWriteDeadline(time.Now().Add(waitLimit))
+	if err := c.WriteMessage(websocket.BinaryMessage, encode(t, `{sync, read, stuck, []}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(waitLimit)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(closeGracePeriod + waitLimit))
+	_, data, err := c.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("after the close frame, with a reply stuck: %q, %v; want close 1000", data, err)
 	}
 }
