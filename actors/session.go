@@ -157,10 +157,11 @@ func (s *Session) Close() { s.Stop(ClientClosed) }
 // Drain ends the session because the client said goodbye but may still
 // read: a WebSocket close frame, which may follow requests in the same
 // write (RFC 6455 §5.5.1). It is for a transport that has stopped
-// reading: the frames delivered before Drain are answered first, and the
-// session then calls [Transport.Close] with [ClientClosed]. A request still unanswered after
-// [Config.RequestTimeout] is answered with its timeout error; a caller
-// that cannot wait that long calls [Session.Close] when it stops waiting.
+// reading: the frames delivered before Drain are answered first, and
+// the session then calls [Transport.Close] with [ClientClosed]. A
+// request still unanswered after [Config.RequestTimeout] is answered
+// with its timeout error; a caller that cannot wait that long calls
+// [Session.Close] when it stops waiting.
 func (s *Session) Drain() {
 	if s.pid == nil || s.stopped.Load() {
 		return
