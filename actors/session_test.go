@@ -428,6 +428,25 @@ func TestClientCloseAndIdle(t *testing.T) {
 	}
 }
 
+// Drain answers what was delivered before it, then closes for the client.
+func TestDrainAnswersFirst(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	sys := newTestSystem(t, Config{}, map[string]models.Handler{"slow": g})
+	tr := newFakeTransport(10)
+	s := sys.NewSession(tr)
+	send(t, s, request("read", "slow", kv("k", 1), 7))
+	g.waitEntered(t)
+	s.Drain()
+	close(g.release)
+	reply, _ := tr.next(t)
+	wantOK(t, reply, 7)
+	if r := tr.waitClosed(t); r != ClientClosed {
+		t.Fatalf("closed with %v, want %v", r, ClientClosed)
+	}
+	s.Drain() // no-op
+}
+
 func TestErlangProfileSession(t *testing.T) {
 	t.Parallel()
 	sys := newTestSystem(t, Config{}, map[string]models.Handler{"m": echo})
