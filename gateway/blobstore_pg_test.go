@@ -351,3 +351,73 @@ func TestPGFileStoreBoundedMemory(t *testing.T) {
 		t.Errorf("range: %d, %d bytes", g.status, len(g.body))
 	}
 }
+
+// TestPGFileStoreSharedSweep runs the sweep of two nodes on one
+// database: one node sweeps at a time, and the other forgets in its
+// upload quota what a round of the first examined.
+func TestPGFileStoreSharedSweep(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.Start(t)
+	a, pool := newPGFilesEnv(t, srv.URL, Config{UploadQuota: 1000})
+	b, _ := newPGFilesEnv(t, srv.URL, Config{UploadQuota: 1000})
+	b.doJSON(t, "POST", "/api/doc", `{"id":"d"}`)
+	replaced := b.mustUpload(t, "doc", "d", uploadBytes(600, 1))
+	current := b.mustUpload(t, "doc", "d", uploadBytes(300, 2))
+	// b's quota counts both uploads: a third of 200 bytes is too many.
+	if r := b.upload(t, "doc", "d", uploadBytes(200, 3)); r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("upload past b's quota: %d %s", r.status, r.body)
+	}
+	shared := a.up.files.blobs.(sharedSweeps)
+	ctx := context.Background()
+	// A time past the uploads' grace period, so that a sweep may take
+	// the replaced file and a round forget the uploads.
+	later := time.Now().Add(2 * fileGracePeriod)
+
+	// While a node sweeps, the other leaves the sweep to it.
+	turnWhileLocked := func(e *filesEnv) sweepStats {
+		t.Helper()
+		var st sweepStats
+		led, err := shared.LeadSweep(ctx, func(ctx context.Context) error {
+			var err error
+			st, err = e.up.gc.turn(ctx, later)
+			return err
+		})
+		if err != nil || !led {
+			t.Fatalf("the test's sweep: led %v, %v", led, err)
+		}
+		return st
+	}
+	if st := turnWhileLocked(a); !st.elsewhere || st.examined != 0 {
+		t.Errorf("a node's turn while another sweeps: %+v, want it left to the other", st)
+	}
+	if got := pgStored(t, pool); !slices.Equal(got, sortedSums(replaced, current)) {
+		t.Fatalf("stored %v after a turn left to another node", got)
+	}
+	// No round has ended yet: b still counts both uploads.
+	if st := turnWhileLocked(b); !st.elsewhere {
+		t.Errorf("b's turn while another sweeps: %+v", st)
+	}
+	if r := b.upload(t, "doc", "d", uploadBytes(200, 3)); r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("upload past b's quota before any round: %d %s", r.status, r.body)
+	}
+
+	// a sweeps a whole round: the replaced file goes.
+	st, err := a.up.gc.turn(ctx, later)
+	if err != nil || st.elsewhere || st.removed != 1 || st.more {
+		t.Fatalf("a's sweep: %+v, %v; want the replaced file removed in one round", st, err)
+	}
+	if got := pgStored(t, pool); !slices.Equal(got, []string{current}) {
+		t.Fatalf("stored %v after a's sweep, want %s", got, current)
+	}
+	// b, whose turn finds a sweeping, learns that the round ended and
+	// forgets the uploads it examined.
+	if st := turnWhileLocked(b); !st.elsewhere {
+		t.Errorf("b's turn while another sweeps: %+v", st)
+	}
+	if n := len(b.up.quota.docs); n != 0 {
+		t.Errorf("b's quota ledger after a's round: %d documents, want none", n)
+	}
+	if r := b.upload(t, "doc", "d", uploadBytes(200, 3)); r.status != 200 {
+		t.Errorf("upload to b after a's round: %d %s", r.status, r.body)
+	}
+}

@@ -167,8 +167,9 @@ type Config struct {
 
 	// UploadQuota bounds the bytes uploaded to one document that the
 	// file sweep has not examined yet: the sum of the sizes of its
-	// uploads, each forgotten once a round of sweeps that began at least
-	// the grace period (10 minutes) after it has ended. An upload that
+	// uploads, each forgotten once a round of sweeps (of any node, on a
+	// shared FileStore) that began at least the grace period (10
+	// minutes) after it has ended. An upload that
 	// would take a document past it is answered 413 and nothing of it is
 	// kept. A replaced file stays on disk until a sweep removes it, so
 	// this bounds the disk one document takes, to its current file plus
@@ -184,9 +185,11 @@ type Config struct {
 	// starts and then every FileSweepInterval. It reads every document of
 	// the document model's store (see docs/rest.md#files for what
 	// references a file) and removes the files, older than a grace
-	// period of 10 minutes, that none names. Negative: no sweep, files
-	// stay until removed by hand. Without a document store (no
-	// actors.Config.Documents) there is no sweep.
+	// period of 10 minutes, that none names; on a FileStore that many
+	// nodes share (models.PGFiles), one node sweeps at a time, and a
+	// node whose turn finds another sweeping leaves it to that one.
+	// Negative: no sweep, files stay until removed by hand. Without a
+	// document store (no actors.Config.Documents) there is no sweep.
 	FileSweepInterval time.Duration
 
 	// Cluster, when set, makes the server one node of a cluster

@@ -19,7 +19,8 @@ import (
 // look at all of them. So a sweep, at start and every
 // [Config.FileSweepInterval], reads every document of the store in one
 // snapshot ([models.Store.Walk]) and removes the files none names from
-// the [FileStore].
+// the [FileStore]. On a file store that many nodes share, one node
+// sweeps at a time ([sharedSweeps]).
 //
 // What keeps a file that is not, or not yet, named from going:
 //
@@ -190,6 +191,11 @@ type sweepStats struct {
 	removed  int   // files removed
 	freed    int64 // bytes of the files removed
 	more     bool  // files were left for the next sweep
+	// roundCutoff is the cutoff of the round the sweep ended, if it
+	// ended one: every file stored before it was examined.
+	roundCutoff time.Time
+	// elsewhere: another node of a shared store swept instead.
+	elsewhere bool
 }
 
 // sweep examines the next files and removes those that no document names
@@ -243,8 +249,55 @@ func (g *fileSweeper) sweep(ctx context.Context, now time.Time) (sweepStats, err
 		g.resume = names[len(names)-1]
 	} else {
 		g.resume = ""
+		st.roundCutoff = g.roundCutoff
 		g.quota.prune(g.roundCutoff)
 	}
+	return st, nil
+}
+
+// sharedSweeps is a [FileStore] that many nodes share
+// ([models.PGFiles]), whose sweep runs on one node at a time: each sweep
+// reads every document, so a sweep on every node would read them all
+// once per node. The nodes that do not sweep learn from it when a round
+// ended, for their upload quotas.
+type sharedSweeps interface {
+	// LeadSweep runs sweep unless another node runs one, and reports
+	// whether it ran.
+	LeadSweep(ctx context.Context, sweep func(context.Context) error) (led bool, err error)
+	// EndRound records that a round that began with cutoff ended, and
+	// SweptBefore returns the latest such cutoff of any node.
+	EndRound(ctx context.Context, cutoff time.Time) error
+	SweptBefore(ctx context.Context) (time.Time, error)
+}
+
+var _ sharedSweeps = (*models.PGFiles)(nil)
+
+// turn is one turn of the sweep: this server's sweep or, on a shared
+// file store, the sweep of whichever node comes first. A node that does
+// not sweep forgets, in its upload quota, the uploads that the latest
+// round of any node examined.
+func (g *fileSweeper) turn(ctx context.Context, now time.Time) (sweepStats, error) {
+	shared, ok := g.files.blobs.(sharedSweeps)
+	if !ok {
+		return g.sweep(ctx, now)
+	}
+	var st sweepStats
+	led, err := shared.LeadSweep(ctx, func(ctx context.Context) error {
+		var err error
+		if st, err = g.sweep(ctx, now); err != nil || st.roundCutoff.IsZero() {
+			return err
+		}
+		return shared.EndRound(ctx, st.roundCutoff)
+	})
+	if err != nil || led {
+		return st, err
+	}
+	st.elsewhere = true
+	cutoff, err := shared.SweptBefore(ctx)
+	if err != nil {
+		return st, err
+	}
+	g.quota.prune(cutoff)
 	return st, nil
 }
 
@@ -268,13 +321,15 @@ func (g *fileSweeper) run(quit <-chan struct{}, interval time.Duration) {
 		case <-t.C:
 		}
 		start := time.Now()
-		st, err := g.sweep(ctx, start)
+		st, err := g.turn(ctx, start)
 		if ctx.Err() != nil {
 			return
 		}
 		attrs := []any{"docs", st.docs, "examined", st.examined, "removed", st.removed,
 			"freed", st.freed, "more", st.more, "took", time.Since(start)}
 		switch {
+		case err == nil && st.elsewhere:
+			g.log.Debug("file sweep left to another node")
 		case err != nil:
 			g.log.Warn("file sweep failed", append(attrs, "err", err)...)
 		case st.removed > 0:

@@ -76,6 +76,7 @@ func TestPGFiles(t *testing.T) {
 		{"ReadSeek", testPGFilesReadSeek},
 		{"CommitDiscardCollect", testPGFilesCommitDiscardCollect},
 		{"ConcurrentCommits", testPGFilesConcurrentCommits},
+		{"SharedSweep", testPGFilesSharedSweep},
 	} {
 		url := srv.CreateDB(t, strings.ToLower(test.name))
 		t.Run(test.name, func(t *testing.T) {

@@ -15,7 +15,8 @@ import (
 // migration, once released, is never edited: a change is a new one.
 //
 //	meta         key/value: "epoch", the epoch of every stream (made once,
-//	             by the first node), "session_key" (internal/cluster's)
+//	             by the first node), "session_key" (internal/cluster's),
+//	             "files_swept_before" (pg_sweeps.go)
 //	types        a row per model type: seq, the Seq of its latest event;
 //	             next_ord, the last place given in its documents' order
 //	docs         a document: its place (ord) in its type's creation order
@@ -78,11 +79,13 @@ CREATE TABLE file_chunks (
 
 // pgMigrateLock is the key of the advisory lock that serializes the
 // migrations of the nodes of one database; pgTypesLock, that of the
-// creation of model types (pg_tx.go). Arbitrary, fixed: "bertsync" and
-// "types" in ASCII.
+// creation of model types (pg_tx.go); pgSweepLock, that of the node
+// that sweeps the files (pg_sweeps.go). Arbitrary, fixed: "bertsync",
+// "types" and "sweep" in ASCII.
 const (
 	pgMigrateLock = 0x6265727473796e63
 	pgTypesLock   = 0x7479706573
+	pgSweepLock   = 0x7377656570
 )
 
 // migrate applies the migrations the database lacks.
