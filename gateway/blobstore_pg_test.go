@@ -353,7 +353,7 @@ func TestPGFileStoreBoundedMemory(t *testing.T) {
 }
 
 // TestPGFileStoreSharedSweep runs the sweep of two nodes on one
-// database: one node sweeps at a time, and the other forgets in its
+// database: one node sweeps an interval, and the other forgets in its
 // upload quota what a round of the first examined.
 func TestPGFileStoreSharedSweep(t *testing.T) {
 	t.Parallel()
@@ -367,52 +367,42 @@ func TestPGFileStoreSharedSweep(t *testing.T) {
 	if r := b.upload(t, "doc", "d", uploadBytes(200, 3)); r.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("upload past b's quota: %d %s", r.status, r.body)
 	}
-	shared := a.up.files.blobs.(sharedSweeps)
+	if got := pgStored(t, pool); !slices.Equal(got, sortedSums(replaced, current)) {
+		t.Fatalf("stored %v, want both uploads", got)
+	}
 	ctx := context.Background()
 	// A time past the uploads' grace period, so that a sweep may take
 	// the replaced file and a round forget the uploads.
 	later := time.Now().Add(2 * fileGracePeriod)
 
-	// While a node sweeps, the other leaves the sweep to it.
-	turnWhileLocked := func(e *filesEnv) sweepStats {
-		t.Helper()
-		var st sweepStats
-		led, err := shared.LeadSweep(ctx, func(ctx context.Context) error {
-			var err error
-			st, err = e.up.gc.turn(ctx, later)
-			return err
-		})
-		if err != nil || !led {
-			t.Fatalf("the test's sweep: led %v, %v", led, err)
-		}
-		return st
+	// a takes the turn of the hour; its round takes two sweeps of one
+	// file each.
+	a.up.gc.maxFiles = 1
+	first, err := a.up.gc.turn(ctx, later, time.Hour)
+	if err != nil || first.elsewhere || first.examined != 1 || !first.more {
+		t.Fatalf("a's first sweep: %+v, %v; want one file examined of two", first, err)
 	}
-	if st := turnWhileLocked(a); !st.elsewhere || st.examined != 0 {
-		t.Errorf("a node's turn while another sweeps: %+v, want it left to the other", st)
-	}
-	if got := pgStored(t, pool); !slices.Equal(got, sortedSums(replaced, current)) {
-		t.Fatalf("stored %v after a turn left to another node", got)
-	}
-	// No round has ended yet: b still counts both uploads.
-	if st := turnWhileLocked(b); !st.elsewhere {
-		t.Errorf("b's turn while another sweeps: %+v", st)
+	// b's turn in the same hour is left to a. No round has ended: b's
+	// quota still counts both uploads.
+	if st, err := b.up.gc.turn(ctx, later, time.Hour); err != nil || !st.elsewhere || st.examined != 0 {
+		t.Errorf("b's turn in the hour of a's sweep: %+v, %v; want it left to a", st, err)
 	}
 	if r := b.upload(t, "doc", "d", uploadBytes(200, 3)); r.status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("upload past b's quota before any round: %d %s", r.status, r.body)
+		t.Fatalf("upload past b's quota before any round ended: %d %s", r.status, r.body)
 	}
-
-	// a sweeps a whole round: the replaced file goes.
-	st, err := a.up.gc.turn(ctx, later)
-	if err != nil || st.elsewhere || st.removed != 1 || st.more {
-		t.Fatalf("a's sweep: %+v, %v; want the replaced file removed in one round", st, err)
+	// a's next sweep (an interval of zero: at once) ends the round; the
+	// replaced file is gone.
+	second, err := a.up.gc.turn(ctx, later, 0)
+	if err != nil || second.elsewhere || second.more || first.removed+second.removed != 1 {
+		t.Fatalf("a's second sweep: %+v, %v; want the round ended, the replaced file removed", second, err)
 	}
 	if got := pgStored(t, pool); !slices.Equal(got, []string{current}) {
-		t.Fatalf("stored %v after a's sweep, want %s", got, current)
+		t.Fatalf("stored %v after a's round, want %s", got, current)
 	}
-	// b, whose turn finds a sweeping, learns that the round ended and
-	// forgets the uploads it examined.
-	if st := turnWhileLocked(b); !st.elsewhere {
-		t.Errorf("b's turn while another sweeps: %+v", st)
+	// b's next turn is left to a too, and b learns that a's round ended:
+	// it forgets the uploads the round examined.
+	if st, err := b.up.gc.turn(ctx, later, time.Hour); err != nil || !st.elsewhere {
+		t.Errorf("b's turn after a's round: %+v, %v; want it left to a", st, err)
 	}
 	if n := len(b.up.quota.docs); n != 0 {
 		t.Errorf("b's quota ledger after a's round: %d documents, want none", n)

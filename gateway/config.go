@@ -186,8 +186,8 @@ type Config struct {
 	// the document model's store (see docs/rest.md#files for what
 	// references a file) and removes the files, older than a grace
 	// period of 10 minutes, that none names; on a FileStore that many
-	// nodes share (models.PGFiles), one node sweeps at a time, and a
-	// node whose turn finds another sweeping leaves it to that one.
+	// nodes share (models.PGFiles), the nodes share one sweep an
+	// interval, run by whichever node's turn comes first.
 	// Negative: no sweep, files stay until removed by hand. Without a
 	// document store (no actors.Config.Documents) there is no sweep.
 	FileSweepInterval time.Duration

@@ -20,7 +20,7 @@ import (
 // [Config.FileSweepInterval], reads every document of the store in one
 // snapshot ([models.Store.Walk]) and removes the files none names from
 // the [FileStore]. On a file store that many nodes share, one node
-// sweeps at a time ([sharedSweeps]).
+// sweeps each interval ([sharedSweeps]).
 //
 // What keeps a file that is not, or not yet, named from going:
 //
@@ -256,14 +256,14 @@ func (g *fileSweeper) sweep(ctx context.Context, now time.Time) (sweepStats, err
 }
 
 // sharedSweeps is a [FileStore] that many nodes share
-// ([models.PGFiles]), whose sweep runs on one node at a time: each sweep
-// reads every document, so a sweep on every node would read them all
-// once per node. The nodes that do not sweep learn from it when a round
+// ([models.PGFiles]), whose sweep runs on one node at a time, once an
+// interval: each sweep reads every document, so a sweep on every node
+// would read them all once per node. The nodes that do not sweep learn from it when a round
 // ended, for their upload quotas.
 type sharedSweeps interface {
-	// LeadSweep runs sweep unless another node runs one, and reports
-	// whether it ran.
-	LeadSweep(ctx context.Context, sweep func(context.Context) error) (led bool, err error)
+	// LeadSweep runs sweep unless another node runs one or began one
+	// less than every ago, and reports whether it ran.
+	LeadSweep(ctx context.Context, every time.Duration, sweep func(context.Context) error) (led bool, err error)
 	// EndRound records that a round that began with cutoff ended, and
 	// SweptBefore returns the latest such cutoff of any node.
 	EndRound(ctx context.Context, cutoff time.Time) error
@@ -272,17 +272,18 @@ type sharedSweeps interface {
 
 var _ sharedSweeps = (*models.PGFiles)(nil)
 
-// turn is one turn of the sweep: this server's sweep or, on a shared
-// file store, the sweep of whichever node comes first. A node that does
-// not sweep forgets, in its upload quota, the uploads that the latest
-// round of any node examined.
-func (g *fileSweeper) turn(ctx context.Context, now time.Time) (sweepStats, error) {
+// turn is one turn of the sweep, which comes every interval: this
+// server's sweep or, on a shared file store, the one sweep of all the
+// nodes in that interval, run by whichever node comes first. A node that
+// does not sweep forgets, in its upload quota, the uploads that the
+// latest round of any node examined.
+func (g *fileSweeper) turn(ctx context.Context, now time.Time, interval time.Duration) (sweepStats, error) {
 	shared, ok := g.files.blobs.(sharedSweeps)
 	if !ok {
 		return g.sweep(ctx, now)
 	}
 	var st sweepStats
-	led, err := shared.LeadSweep(ctx, func(ctx context.Context) error {
+	led, err := shared.LeadSweep(ctx, interval, func(ctx context.Context) error {
 		var err error
 		if st, err = g.sweep(ctx, now); err != nil || st.roundCutoff.IsZero() {
 			return err
@@ -321,7 +322,7 @@ func (g *fileSweeper) run(quit <-chan struct{}, interval time.Duration) {
 		case <-t.C:
 		}
 		start := time.Now()
-		st, err := g.turn(ctx, start)
+		st, err := g.turn(ctx, start, interval)
 		if ctx.Err() != nil {
 			return
 		}

@@ -16,7 +16,8 @@ import (
 //
 //	meta         key/value: "epoch", the epoch of every stream (made once,
 //	             by the first node), "session_key" (internal/cluster's),
-//	             "files_swept_before" (pg_sweeps.go)
+//	             "files_sweep_began" and "files_swept_before"
+//	             (pg_sweeps.go)
 //	types        a row per model type: seq, the Seq of its latest event;
 //	             next_ord, the last place given in its documents' order
 //	docs         a document: its place (ord) in its type's creation order

@@ -10,15 +10,17 @@ import (
 
 // The nodes of one database share one sweep of the files: a sweep reads
 // every document, so each node sweeping on its own would read them all
-// once per node. One node sweeps at a time, under an advisory lock; the
-// others learn from the database when a round of sweeps over every file
-// ended, which is what their upload quotas wait for (the gateway's
-// filegc.go and uploadquota.go).
+// once per node. One node sweeps at a time, under an advisory lock, and
+// only when no sweep began within the sweep interval; the others learn
+// from the database when a round of sweeps over every file ended, which
+// is what their upload quotas wait for (the gateway's filegc.go and
+// uploadquota.go).
 
-// pgSweptBeforeKey is the meta row of the cutoff of the latest round of
-// sweeps that ended; pgCutoffLayout writes it in a fixed width, so that
-// the text order is the time order.
+// The meta rows of the sweep: when the latest sweep began, and the
+// cutoff of the latest round of sweeps that ended, which pgCutoffLayout
+// writes in a fixed width so that the text order is the time order.
 const (
+	pgSweepBeganKey  = "files_sweep_began"
 	pgSweptBeforeKey = "files_swept_before"
 	pgCutoffLayout   = "2006-01-02T15:04:05.000000000Z"
 )
@@ -26,11 +28,13 @@ const (
 // pgUnlockTimeout bounds the unlock after a sweep whose context ended.
 const pgUnlockTimeout = 5 * time.Second
 
-// LeadSweep runs sweep unless another node of the database runs one, and
-// reports whether it ran. It holds a session advisory lock meanwhile, on
-// a connection of the pool kept for it, so that a node that dies lets
-// go of the lock with its connection.
-func (p *PGFiles) LeadSweep(ctx context.Context, sweep func(context.Context) error) (led bool, err error) {
+// LeadSweep runs sweep unless another node of the database runs one or
+// began one less than every ago (by the database's clock), and reports
+// whether it ran: so, whenever each node's turn comes, the nodes
+// together sweep about once in every. It holds a session advisory lock
+// meanwhile, on a connection of the pool kept for it, so that a node that
+// dies lets go of the lock with its connection.
+func (p *PGFiles) LeadSweep(ctx context.Context, every time.Duration, sweep func(context.Context) error) (led bool, err error) {
 	conn, err := p.pool.Acquire(ctx)
 	if err != nil {
 		return false, errFilesUnavailable("locking the sweep", err)
@@ -51,6 +55,18 @@ func (p *PGFiles) LeadSweep(ctx context.Context, sweep func(context.Context) err
 			conn.Conn().Close(uctx)
 		}
 	}()
+	// The start of the latest sweep, in seconds since the epoch, moves
+	// to now only if it is at least every old.
+	err = conn.QueryRow(ctx, `INSERT INTO meta (key, value) VALUES ($1, extract(epoch FROM clock_timestamp())::text)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+		WHERE meta.value::numeric <= extract(epoch FROM clock_timestamp()) - $2
+		RETURNING true`, pgSweepBeganKey, every.Seconds()).Scan(&led)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, errFilesUnavailable("starting the sweep", err)
+	}
 	return true, sweep(ctx)
 }
 

@@ -8,16 +8,17 @@ import (
 )
 
 // testPGFilesSharedSweep checks, with two nodes' pools on one database,
-// that one node sweeps at a time, that the lock goes with a sweep whose
-// context ended, and that the nodes share when a round ended.
+// that one node sweeps at a time and only when no sweep began within the
+// interval, that the lock goes with a sweep whose context ended, and that
+// the nodes share when a round ended.
 func testPGFilesSharedSweep(t *testing.T, url string) {
 	one, other := NewPGFiles(pgFilesPool(t, url)), NewPGFiles(pgFilesPool(t, url))
 	ctx := context.Background()
 
 	ran := 0
-	led, err := one.LeadSweep(ctx, func(ctx context.Context) error {
+	led, err := one.LeadSweep(ctx, time.Hour, func(ctx context.Context) error {
 		ran++
-		led, err := other.LeadSweep(ctx, func(context.Context) error {
+		led, err := other.LeadSweep(ctx, 0, func(context.Context) error {
 			t.Error("the other node swept while one did")
 			return nil
 		})
@@ -29,18 +30,31 @@ func testPGFilesSharedSweep(t *testing.T, url string) {
 	if err != nil || !led || ran != 1 {
 		t.Fatalf("LeadSweep: led %v, ran %d, %v", led, ran, err)
 	}
+	// A sweep began less than an hour ago: the next waits.
+	led, err = other.LeadSweep(ctx, time.Hour, func(context.Context) error {
+		t.Error("a node swept within the interval of the last sweep")
+		return nil
+	})
+	if err != nil || led {
+		t.Fatalf("LeadSweep within the interval: led %v, %v; want false", led, err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	led, err = other.LeadSweep(ctx, 10*time.Millisecond, func(context.Context) error { return nil })
+	if err != nil || !led {
+		t.Fatalf("LeadSweep past the interval: led %v, %v; want true", led, err)
+	}
 
 	// A sweep whose context ends returns its error and lets go of the
 	// lock all the same.
 	cctx, cancel := context.WithCancel(ctx)
-	led, err = other.LeadSweep(cctx, func(ctx context.Context) error {
+	led, err = other.LeadSweep(cctx, 0, func(ctx context.Context) error {
 		cancel()
 		return ctx.Err()
 	})
 	if !led || !errors.Is(err, context.Canceled) {
 		t.Fatalf("a cancelled sweep: led %v, %v", led, err)
 	}
-	led, err = one.LeadSweep(ctx, func(context.Context) error { return nil })
+	led, err = one.LeadSweep(ctx, 0, func(context.Context) error { return nil })
 	if err != nil || !led {
 		t.Fatalf("after a cancelled sweep: led %v, %v; want the lock free", led, err)
 	}
@@ -69,7 +83,7 @@ func testPGFilesSharedSweep(t *testing.T, url string) {
 	gone := pgFilesPool(t, url)
 	gone.Close()
 	for name, err := range map[string]error{
-		"LeadSweep":   func() error { _, err := NewPGFiles(gone).LeadSweep(ctx, nil); return err }(),
+		"LeadSweep":   func() error { _, err := NewPGFiles(gone).LeadSweep(ctx, 0, nil); return err }(),
 		"EndRound":    NewPGFiles(gone).EndRound(ctx, t2),
 		"SweptBefore": func() error { _, err := NewPGFiles(gone).SweptBefore(ctx); return err }(),
 	} {
