@@ -26,6 +26,15 @@ GOOS=windows go vet ./internal/bench ./cmd/bertsync
 (cd client && npm run --silent check)
 node --test client/test/
 go test -count=1 -timeout 10m ./...
+# The same packages' tests again under the data race detector, but the
+# end-to-end suite (tests/: mostly other processes and a browser) and
+# gateway's TestCluster. That one runs several protoactor remotes in one
+# process, and protoactor's Remote.Start sets gRPC's global logger
+# without a lock each time, which the detector reports against the gRPC
+# goroutines of the remotes started before (the library's race; a
+# server runs one remote).
+go test -race -count=1 -timeout 10m -skip '^TestCluster$' \
+	./actors ./auth ./bert/... ./cmd/... ./examples/... ./gateway ./internal/... ./models
 # Every benchmark runs once, briefly, so that none of them rots
 # (docs/bench.md has the commands that measure).
 go test -count=1 -run '^$' -bench . -benchtime 1x ./...
