@@ -363,7 +363,7 @@ func TestPGFileStoreSharedSweep(t *testing.T) {
 	b.doJSON(t, "POST", "/api/doc", `{"id":"d"}`)
 	replaced := b.mustUpload(t, "doc", "d", uploadBytes(600, 1))
 	current := b.mustUpload(t, "doc", "d", uploadBytes(300, 2))
-	// b's quota counts both uploads: a third of 200 bytes is too many.
+	// b's quota counts both uploads: a third one, of 200 bytes, is too many.
 	if r := b.upload(t, "doc", "d", uploadBytes(200, 3)); r.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("upload past b's quota: %d %s", r.status, r.body)
 	}
