@@ -304,8 +304,7 @@ func (c *wsConn) endRead() {
 	if c.closeReceived {
 		c.sess.Drain()
 		cut := time.AfterFunc(closeGracePeriod, c.endSession)
-		c.writerDone.Wait()
-		cut.Stop()
+		defer cut.Stop()
 	} else {
 		c.endSession()
 	}

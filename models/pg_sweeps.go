@@ -57,10 +57,11 @@ func (p *PGFiles) LeadSweep(ctx context.Context, every time.Duration, sweep func
 	}()
 	// The start of the latest sweep, in seconds since the epoch, moves
 	// to now only if it is at least every old.
+	var began bool
 	err = conn.QueryRow(ctx, `INSERT INTO meta (key, value) VALUES ($1, extract(epoch FROM clock_timestamp())::text)
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
 		WHERE meta.value::numeric <= extract(epoch FROM clock_timestamp()) - $2
-		RETURNING true`, pgSweepBeganKey, every.Seconds()).Scan(&led)
+		RETURNING true`, pgSweepBeganKey, every.Seconds()).Scan(&began)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
