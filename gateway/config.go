@@ -169,9 +169,8 @@ type Config struct {
 	// file sweep has not examined yet: the sum of the sizes of its
 	// uploads, each forgotten once a round of sweeps (of any node, on a
 	// shared FileStore) that began at least the grace period (10
-	// minutes) after it has ended. An upload that
-	// would take a document past it is answered 413 and nothing of it is
-	// kept. A replaced file stays on disk until a sweep removes it, so
+	// minutes) after it has ended. An upload that would take a document
+	// past it is answered 413 and nothing of it is kept. A replaced file stays on disk until a sweep removes it, so
 	// this bounds the disk one document takes, to its current file plus
 	// UploadQuota, however often its file is replaced. The count is kept
 	// in memory: a restart begins it afresh, after the sweep at start.

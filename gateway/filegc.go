@@ -258,8 +258,8 @@ func (g *fileSweeper) sweep(ctx context.Context, now time.Time) (sweepStats, err
 // sharedSweeps is a [FileStore] that many nodes share
 // ([models.PGFiles]), whose sweep runs on one node at a time, once an
 // interval: each sweep reads every document, so a sweep on every node
-// would read them all once per node. The nodes that do not sweep learn from it when a round
-// ended, for their upload quotas.
+// would read them all once per node. The nodes that do not sweep learn
+// from it when a round ended, for their upload quotas.
 type sharedSweeps interface {
 	// LeadSweep runs sweep unless another node runs one or began one
 	// less than every ago, and reports whether it ran.
