@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type serveFlags struct {
 	tlsCert, tlsKey, metricsAddr string
 	// shutdownTimeout is --shutdown-timeout.
 	shutdownTimeout time.Duration
+	// gcPercent is --gc-percent, as debug.SetGCPercent takes it (-1 is
+	// off).
+	gcPercent int
 	// store is --store, a PostgreSQL URL (empty: bbolt under data), and
 	// clusterAddr --cluster-addr, where this node listens for the others.
 	store, clusterAddr string
@@ -96,6 +100,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	historyTTL := fs.String("history-ttl", env("BERTSYNC_HISTORY_TTL", models.DefaultHistoryTTL.String()), "`age` past which an event is no longer kept for recovery; 0 means no age limit [BERTSYNC_HISTORY_TTL]")
 	store := fs.String("store", env("BERTSYNC_STORE", ""), "PostgreSQL `url` (postgres://USER@HOST:PORT/DB) holding the documents, streams and files, shared by every node on it; empty: bbolt in --data, one node [BERTSYNC_STORE]")
 	clusterAddr := fs.String("cluster-addr", env("BERTSYNC_CLUSTER_ADDR", ""), "host:port `address` where this node listens for the other nodes (protoactor remote); required with a PostgreSQL --store [BERTSYNC_CLUSTER_ADDR]")
+	gcPercent := fs.String("gc-percent", env("GOGC", strconv.Itoa(defaultGCPercent)), "the garbage collector's target: how many `percent` the heap may grow past what the last collection left live before the next, or off; GOMEMLIMIT, when set, makes it collect sooner as the heap nears that limit [GOGC]")
 	shutdownTimeout := fs.String("shutdown-timeout", env("BERTSYNC_SHUTDOWN_TIMEOUT", gateway.DefaultShutdownTimeout.String()), "on SIGTERM or SIGINT, how long (`duration`) sessions get to answer what they received and polling clients to fetch what is theirs before the rest is closed [BERTSYNC_SHUTDOWN_TIMEOUT]")
 	if err := fs.Parse(args); err != nil {
 		return serveFlags{}, err
@@ -130,6 +135,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		return serveFlags{}, fmt.Errorf("bad -shutdown-timeout %q: want a positive duration such as 15s", *shutdownTimeout)
 	}
 	f.shutdownTimeout = timeout
+	if f.gcPercent, err = parseGCPercent(*gcPercent); err != nil {
+		return serveFlags{}, err
+	}
 	if err := f.level.UnmarshalText([]byte(*level)); err != nil {
 		return serveFlags{}, fmt.Errorf("bad -log-level %q: want debug, info, warn or error", *level)
 	}
@@ -200,6 +208,28 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	return f, nil
 }
 
+// defaultGCPercent is serve's --gc-percent when GOGC is not set. The
+// server's live heap is small (a few MiB for the store's pending changes
+// and the connections) while every request allocates, so at Go's default
+// of 100 it collects many times a second; at 400 the collector's share of
+// the CPU falls by about four, for a heap that peaks nearer five times
+// the live one than two (docs/bench.md, "The collector's target").
+const defaultGCPercent = 400
+
+// parseGCPercent reads --gc-percent as the runtime reads GOGC: a whole
+// number of percent, or off.
+func parseGCPercent(s string) (int, error) {
+	text := strings.TrimSpace(s)
+	if strings.EqualFold(text, "off") {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad -gc-percent %q: want a whole number of percent such as 400, or off", s)
+	}
+	return n, nil
+}
+
 // parseSize reads a positive byte size: a whole number with an optional
 // unit B, KiB, MiB or GiB (KB, MB, GB and K, M, G mean the same powers of
 // 1024).
@@ -238,6 +268,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "bertsync serve: %v\n", err)
 		return 2
 	}
+	// The setting is the process's: an in-process server (bertsync bench,
+	// the tests) gives the process back its own when it returns.
+	defer debug.SetGCPercent(debug.SetGCPercent(f.gcPercent))
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
 	err = gateway.ListenAndServe(ctx, gateway.ServeConfig{
 		Addr:            f.addr,

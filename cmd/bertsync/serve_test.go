@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"regexp"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -131,15 +132,17 @@ func (l *serveLog) String() string {
 	return l.buf.String()
 }
 
-// startServe runs bertsync serve on data and returns its address, its log,
-// a function that stops it and its exit status channel.
-func startServe(t *testing.T, data string) (string, *serveLog, context.CancelFunc, chan int) {
+// startServe runs bertsync serve on data, with the flags extra, and
+// returns its address, its log, a function that stops it and its exit
+// status channel.
+func startServe(t *testing.T, data string, extra ...string) (string, *serveLog, context.CancelFunc, chan int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := &serveLog{addr: make(chan string, 1)}
 	done := make(chan int, 1)
 	go func() {
-		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--data", data, "--log-level", "debug"}, nil, io.Discard, log)
+		args := append([]string{"--addr", "127.0.0.1:0", "--data", data, "--log-level", "debug"}, extra...)
+		done <- runServe(ctx, args, nil, io.Discard, log)
 	}()
 	select {
 	case addr := <-log.addr:
@@ -246,5 +249,56 @@ func TestServeMaxTypesFlag(t *testing.T) {
 		if _, err := parseServeFlags([]string{"--max-types", bad}, none, io.Discard); err == nil {
 			t.Errorf("--max-types %s accepted", bad)
 		}
+	}
+}
+
+func TestServeGCPercentFlag(t *testing.T) {
+	t.Parallel()
+	none := func(string) string { return "" }
+	if f, err := parseServeFlags(nil, none, io.Discard); err != nil || f.gcPercent != defaultGCPercent {
+		t.Fatalf("default --gc-percent: %d, %v", f.gcPercent, err)
+	}
+	for gogc, want := range map[string]int{"off": -1, "OFF": -1, "50": 50, " 0": 0} {
+		env := func(k string) string { return map[string]string{"GOGC": gogc}[k] }
+		if f, err := parseServeFlags(nil, env, io.Discard); err != nil || f.gcPercent != want {
+			t.Errorf("GOGC=%q: %d, %v; want %d", gogc, f.gcPercent, err, want)
+		}
+	}
+	env := func(k string) string { return map[string]string{"GOGC": "off"}[k] }
+	if f, err := parseServeFlags([]string{"--gc-percent", "200"}, env, io.Discard); err != nil || f.gcPercent != 200 {
+		t.Fatalf("--gc-percent 200 over GOGC=off: %d, %v", f.gcPercent, err)
+	}
+	for _, bad := range []string{"-5", "lots", "1.5", ""} {
+		_, err := parseServeFlags([]string{"--gc-percent", bad}, none, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "gc-percent") {
+			t.Errorf("--gc-percent %q: %v", bad, err)
+		}
+	}
+}
+
+// TestServeSetsGCPercent is not parallel: the setting is the process's,
+// and the parallel tests' servers set it too.
+func TestServeSetsGCPercent(t *testing.T) {
+	gogc := func() uint64 {
+		sample := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	before := gogc()
+	if before == 250 {
+		t.Fatalf("the process already collects at 250%%, the value under test")
+	}
+	_, log, stop, done := startServe(t, t.TempDir(), "--gc-percent", "250")
+	if got := gogc(); got != 250 {
+		stop()
+		<-done
+		t.Fatalf("while serving with --gc-percent 250 the runtime's target is %d%%", got)
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, log)
+	}
+	if got := gogc(); got != before {
+		t.Fatalf("after serve the runtime's target is %d%%, was %d%%", got, before)
 	}
 }
