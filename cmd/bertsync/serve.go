@@ -225,7 +225,7 @@ func parseGCPercent(s string) (int, error) {
 	}
 	n, err := strconv.Atoi(text)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad -gc-percent %q: want a whole number of percent such as 400, or off", s)
+		return 0, fmt.Errorf("bad -gc-percent (or GOGC) %q: want a whole number of percent such as 400, or off", s)
 	}
 	return n, nil
 }
