@@ -5,9 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/bertsync/bertsync/actors"
 	"github.com/bertsync/bertsync/auth"
@@ -184,5 +187,86 @@ func TestMetricsAddrInUse(t *testing.T) {
 	}
 	if !ln.isClosed() {
 		t.Error("the listener was not closed")
+	}
+}
+
+// A client that sends requests and its close frame in one write, then
+// resets the connection before the replies, is the one that closed it:
+// the first reply's write fails while the session still waits for the
+// other, and the connection counts as client_closed, not as a transport
+// error.
+func TestMetricsClientGoneAfterCloseFrame(t *testing.T) {
+	t.Parallel()
+	release, unstick := make(chan struct{}), make(chan struct{})
+	started := make(chan string, 2)
+	reg := models.NewRegistry()
+	for name, until := range map[string]chan struct{}{"slow": release, "stuck": unstick} {
+		err := reg.Register(name, models.HandlerFunc(func(ctx context.Context, _ models.Request) (any, error) {
+			started <- name
+			select {
+			case <-until:
+			case <-ctx.Done():
+			}
+			return models.Props{{Key: "id", Value: []byte(name)}}, nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	metricsLn := newTestListener(t, false)
+	addr, stop, done := startListenAndServe(t, ServeConfig{
+		Listener:        newTestListener(t, false),
+		MetricsListener: metricsLn,
+		DataDir:         t.TempDir(),
+		Registry:        reg,
+		Logger:          slog.New(slog.DiscardHandler),
+	})
+	c := dialAddr(t, addr, DefaultPath)
+	tcp := c.NetConn().(*net.TCPConn)
+	frames := slices.Concat(
+		clientFrame(websocket.BinaryMessage, true, encode(t, `{sync, read, slow, []}`), false),
+		clientFrame(websocket.BinaryMessage, true, encode(t, `{sync, read, stuck, []}`), false),
+		clientFrame(websocket.CloseMessage, true, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), false))
+	tcp.SetWriteDeadline(time.Now().Add(waitLimit))
+	if _, err := tcp.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case <-started:
+		case <-time.After(waitLimit):
+			t.Fatal("a request never reached its handler")
+		}
+	}
+	// The requests and the close frame came in one read: the close frame
+	// is the server's already. A zero linger resets the connection.
+	tcp.SetLinger(0)
+	tcp.Close()
+	close(release)
+
+	scrapeURL := "http://" + metricsLn.Addr().String() + "/metrics"
+	deadline := time.Now().Add(waitLimit)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		f, err := metricstest.Scrape(ctx, http.DefaultClient, scrapeURL)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Get("bertsync_connections_closed_total", "transport", "websocket") == 1 {
+			if got := f.Get("bertsync_connections_closed_total", "transport", "websocket", "reason", "client_closed"); got != 1 {
+				t.Errorf("closed as client_closed: %v; transport_error: %v", got,
+					f.Get("bertsync_connections_closed_total", "transport", "websocket", "reason", "transport_error"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reset connection is never counted closed")
+		}
+	}
+	close(unstick)
+	stop()
+	if err := waitServe(t, done); err != nil {
+		t.Fatal(err)
 	}
 }

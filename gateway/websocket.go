@@ -92,8 +92,10 @@ type wsConn struct {
 	readable func(uintptr) bool
 	// readStopped is set when a message read inside the wait ended the
 	// connection, and closeReceived when the client's close frame did.
-	readStopped   bool
-	closeReceived bool
+	readStopped bool
+	// closeReceived is also read by the writer, whose write may fail
+	// once the client has gone after its close frame.
+	closeReceived atomic.Bool
 	// readDone lets go of what the handler took for the connection.
 	readDone func()
 }
@@ -301,7 +303,7 @@ func (c *wsConn) readMessages() {
 // message and its close in one write and still read the reply (RFC 6455
 // §5.5.1).
 func (c *wsConn) endRead() {
-	if c.closeReceived {
+	if c.closeReceived.Load() {
 		c.sess.Drain()
 		cut := time.AfterFunc(closeGracePeriod, c.endSession)
 		defer cut.Stop()
@@ -333,7 +335,7 @@ func (c *wsConn) readSetup() {
 	// gorilla's default close handler answers with a close frame at
 	// once; the writer sends it instead, after the replies (endRead).
 	c.conn.SetCloseHandler(func(int, string) error {
-		c.closeReceived = true
+		c.closeReceived.Store(true)
 		return nil
 	})
 	c.conn.SetPingHandler(func(appData string) error {
@@ -944,7 +946,13 @@ func (c *wsConn) finish() {
 // writeFailed ends the connection after a failed write.
 func (c *wsConn) writeFailed(err error) {
 	c.srv.log.Debug("gateway: websocket write failed", "err", err)
-	c.shutdown(actors.TransportError)
+	reason := actors.TransportError
+	if c.closeReceived.Load() {
+		// The client closed first and went without waiting for the
+		// replies to what it sent before its close frame.
+		reason = actors.ClientClosed
+	}
+	c.shutdown(reason)
 	// Wake the reader, which ends the session.
 	c.conn.Close()
 }
