@@ -18,6 +18,22 @@ import (
 	"github.com/bertsync/bertsync/models"
 )
 
+// scraper returns a function that scrapes the metrics served on ln and
+// parses them as Prometheus does.
+func scraper(t *testing.T, ln net.Listener) func() metricstest.Families {
+	url := "http://" + ln.Addr().String() + "/metrics"
+	return func() metricstest.Families {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		f, err := metricstest.Scrape(ctx, http.DefaultClient, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+}
+
 // The metrics endpoint of ListenAndServe, scraped and parsed as
 // Prometheus does: a connection, a request, a subscription, a push, a
 // long-poll and an authentication failure each move their metric.
@@ -39,17 +55,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		// the failure.
 		Actors: actors.Config{Rules: models.DefaultRules(false)},
 	})
-	scrapeURL := "http://" + metricsLn.Addr().String() + "/metrics"
-	scrape := func() metricstest.Families {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		f, err := metricstest.Scrape(ctx, http.DefaultClient, scrapeURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	scrape := scraper(t, metricsLn)
 	before := scrape()
 	if v, ok := before.Value("bertsync_build_info"); !ok || v != 1 {
 		t.Errorf("bertsync_build_info = %v, %v", v, ok)
@@ -244,15 +250,10 @@ func TestMetricsClientGoneAfterCloseFrame(t *testing.T) {
 	tcp.Close()
 	close(release)
 
-	scrapeURL := "http://" + metricsLn.Addr().String() + "/metrics"
+	scrape := scraper(t, metricsLn)
 	deadline := time.Now().Add(waitLimit)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		f, err := metricstest.Scrape(ctx, http.DefaultClient, scrapeURL)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := scrape()
 		if f.Get("bertsync_connections_closed_total", "transport", "websocket") == 1 {
 			if got := f.Get("bertsync_connections_closed_total", "transport", "websocket", "reason", "client_closed"); got != 1 {
 				t.Errorf("closed as client_closed: %v; transport_error: %v", got,
