@@ -91,10 +91,11 @@ type wsConn struct {
 	consumed int64
 	readable func(uintptr) bool
 	// readStopped is set when a message read inside the wait ended the
-	// connection, and closeReceived when the client's close frame did.
+	// connection.
 	readStopped bool
-	// closeReceived is also read by the writer, whose write may fail
-	// once the client has gone after its close frame.
+	// closeReceived is set when the client's close frame ended it. The
+	// writer reads it too: its write may fail once the client has gone
+	// after its close frame.
 	closeReceived atomic.Bool
 	// readDone lets go of what the handler took for the connection.
 	readDone func()
