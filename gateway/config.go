@@ -170,9 +170,10 @@ type Config struct {
 	// uploads, each forgotten once a round of sweeps (of any node, on a
 	// shared FileStore) that began at least the grace period (10
 	// minutes) after it has ended. An upload that would take a document
-	// past it is answered 413 and nothing of it is kept. A replaced file stays on disk until a sweep removes it, so
-	// this bounds the disk one document takes, to its current file plus
-	// UploadQuota, however often its file is replaced. The count is kept
+	// past it is answered 413 and nothing of it is kept. A replaced file
+	// stays on disk until a sweep removes it, so this bounds the disk one
+	// document takes, to its current file plus UploadQuota, however often
+	// its file is replaced. The count is kept
 	// in memory: a restart begins it afresh, after the sweep at start.
 	// With no sweep (FileSweepInterval negative) it counts every upload
 	// since the server started. A quota below MaxUploadSize bounds every

@@ -2,8 +2,9 @@
 # setup.sh installs what the test suite needs on a fresh Debian machine:
 # Erlang/OTP (the codec's reference and the Erlang peer), Chromium (the
 # browser tests), PostgreSQL (the store of many nodes, which the tests
-# start themselves), a C compiler (the race detector), the Go modules, and the npm packages of the browser
-# tests and of the JS client's build (esbuild).
+# start themselves), a C compiler (the race detector), the Go modules,
+# and the npm packages of the browser tests and of the JS client's build
+# (esbuild).
 # It skips whatever is already there, so running it twice is cheap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
